@@ -1,0 +1,226 @@
+//! In-process test harness for plugins: build a plugin from a TOML snippet, feed it events,
+//! assert on verdicts, output, logs and counters. No `dlopen`, but the calls go through the very
+//! same `extern "C"` shims and host-side checks as in the proxy, so panics, config errors and
+//! buffer handling behave exactly as they will when loaded.
+//!
+//! ```
+//! use ctiproxy_plugin_api::harness::Harness;
+//! use ctiproxy_plugin_api::{ConfigError, Host, Message, Outcome, Plugin, Verdict};
+//!
+//! struct DropKeepalives;
+//! impl Plugin for DropKeepalives {
+//!     const NAME: &'static str = "drop-keepalives";
+//!     const DESCRIPTION: &'static str = "Hides keepalive messages from later plugins.";
+//!     type Config = serde_json::Value;
+//!     fn new(_: Self::Config, _: Host) -> Result<Self, ConfigError> { Ok(DropKeepalives) }
+//!     fn on_message(&mut self, m: &Message<'_>) -> Verdict {
+//!         if m.class() == Some("keepalive") { Verdict::Drop } else { Verdict::Pass }
+//!     }
+//! }
+//!
+//! let mut h = Harness::<DropKeepalives>::new("").unwrap();
+//! assert_eq!(h.client(r#"{"class":"keepalive"}"#), Outcome::Drop);
+//! assert_eq!(h.server(r#"{"class":"login_id"}"#), Outcome::Pass);
+//! ```
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::error::{ConfigError, CreateError};
+use crate::export::descriptor;
+use crate::host::Level;
+use crate::instance::{self, Instance, Outcome};
+use crate::message::{Direction, SessionEnd, SessionStart};
+use crate::plugin::Plugin;
+use crate::services::HostServices;
+use crate::vtable::Vtable;
+
+/// The first timestamp the harness stamps events with (2019-02-22 14:08:32 UTC); each event
+/// advances the clock by one millisecond unless the test sets it.
+pub const START_MICROS: i64 = 1_550_844_512_000_000;
+
+#[derive(Default)]
+struct Capture {
+    output: Mutex<Vec<u8>>,
+    logs: Mutex<Vec<(Level, String)>>,
+    counters: Mutex<BTreeMap<String, u64>>,
+    terminal: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl HostServices for Capture {
+    fn log(&self, _instance: &str, level: Level, message: &str) {
+        lock(&self.logs).push((level, message.to_owned()));
+    }
+    fn output(&self, bytes: &[u8]) {
+        lock(&self.output).extend_from_slice(bytes);
+    }
+    fn counter_add(&self, _instance: &str, name: &str, delta: u64) {
+        *lock(&self.counters).entry(name.to_owned()).or_default() += delta;
+    }
+    fn output_is_terminal(&self) -> bool {
+        self.terminal
+    }
+}
+
+/// A plugin instance under test, with a fake host that records everything.
+pub struct Harness<P: Plugin> {
+    instance: Instance,
+    capture: Arc<Capture>,
+    session_id: u64,
+    clock: i64,
+    _plugin: PhantomData<fn() -> P>,
+}
+
+/// Turns a TOML snippet (the keys of a `[[pipeline]]` table) into the JSON a plugin receives.
+pub fn toml_to_json(snippet: &str) -> Result<String, ConfigError> {
+    let table: toml::Table =
+        toml::from_str(snippet).map_err(|e| ConfigError::from(format!("bad TOML: {e}")))?;
+    serde_json::to_string(&table).map_err(|e| ConfigError::from(e.to_string()))
+}
+
+impl<P: Plugin> Harness<P> {
+    /// Builds the plugin from a TOML snippet, as if it were its `[[pipeline]]` table.
+    pub fn new(config_toml: &str) -> Result<Self, CreateError> {
+        Self::build(config_toml, false)
+    }
+
+    /// Like [`Harness::new`], with a host that says its output is a terminal.
+    pub fn on_terminal(config_toml: &str) -> Result<Self, CreateError> {
+        Self::build(config_toml, true)
+    }
+
+    fn build(config_toml: &str, terminal: bool) -> Result<Self, CreateError> {
+        let json = toml_to_json(config_toml).map_err(CreateError::Config)?;
+        let desc: &'static _ = Box::leak(Box::new(descriptor::<P>("harness")));
+        #[allow(unsafe_code)]
+        // SAFETY: a live descriptor built by this crate, leaked so it lives forever.
+        let vtable = unsafe { Vtable::from_descriptor(desc) }
+            .map_err(|e| CreateError::Failed(e.to_string()))?;
+        let capture = Arc::new(Capture { terminal, ..Capture::default() });
+        let instance = Instance::create(&vtable, capture.clone(), P::NAME, &json)?;
+        Ok(Harness { instance, capture, session_id: 0, clock: START_MICROS, _plugin: PhantomData })
+    }
+
+    fn tick(&mut self) -> i64 {
+        self.clock += 1_000;
+        self.clock
+    }
+
+    /// Sets the clock (microseconds since the Unix epoch) for the next event.
+    pub fn set_time(&mut self, unix_micros: i64) {
+        self.clock = unix_micros - 1_000;
+    }
+
+    /// Starts a new session (ids count from 1) and returns its id.
+    pub fn start_session(&mut self) -> u64 {
+        self.session_id += 1;
+        let ts = self.tick();
+        let start = SessionStart {
+            session_id: self.session_id,
+            timestamp_micros: ts,
+            client_addr: "127.0.0.1:40000",
+            server_addr: "127.0.0.1:5003",
+        };
+        if let Some(fault) = self.instance.call(&instance::session_start_event(&start)).into_fault()
+        {
+            panic!("session start failed: {fault}");
+        }
+        self.session_id
+    }
+
+    /// Feeds one message (`flags`: `abi::MSG_*`) in the current session.
+    pub fn send(&mut self, direction: Direction, line: &[u8], flags: u32) -> Outcome {
+        let ts = self.tick();
+        let event = instance::message_event(
+            self.session_id.max(1),
+            direction,
+            ts,
+            line,
+            line.len() as u64,
+            flags,
+        );
+        self.instance.call(&event)
+    }
+
+    /// Feeds one line from the client.
+    pub fn client(&mut self, line: &str) -> Outcome {
+        self.send(Direction::ClientToServer, line.as_bytes(), 0)
+    }
+
+    /// Feeds one line from the server.
+    pub fn server(&mut self, line: &str) -> Outcome {
+        self.send(Direction::ServerToClient, line.as_bytes(), 0)
+    }
+
+    /// Ends the current session with `reason` and zero counts.
+    pub fn end_session(&mut self, reason: &str) -> Outcome {
+        let end = SessionEnd {
+            session_id: self.session_id.max(1),
+            timestamp_micros: 0,
+            reason,
+            bytes_c2s: 0,
+            bytes_s2c: 0,
+            msgs_c2s: 0,
+            msgs_s2c: 0,
+            reads_c2s: 0,
+            reads_s2c: 0,
+            dropped: 0,
+        };
+        self.end_session_with(end)
+    }
+
+    /// Ends a session with the given figures; its timestamp is the harness clock's.
+    pub fn end_session_with(&mut self, mut end: SessionEnd<'_>) -> Outcome {
+        end.timestamp_micros = self.tick();
+        self.instance.call(&instance::session_end_event(&end))
+    }
+
+    /// Delivers the shutdown event.
+    pub fn shutdown(&mut self) -> Outcome {
+        let ts = self.tick();
+        self.instance.call(&instance::shutdown_event(ts))
+    }
+
+    /// Everything the plugin printed so far, as text.
+    pub fn output(&self) -> String {
+        String::from_utf8_lossy(&lock(&self.capture.output)).into_owned()
+    }
+
+    /// Everything the plugin printed since the last call, then forgets it.
+    pub fn take_output(&self) -> String {
+        let bytes = std::mem::take(&mut *lock(&self.capture.output));
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Every diagnostic the plugin logged.
+    pub fn logs(&self) -> Vec<(Level, String)> {
+        lock(&self.capture.logs).clone()
+    }
+
+    /// A counter's value (0 if never incremented).
+    pub fn counter(&self, name: &str) -> u64 {
+        lock(&self.capture.counters).get(name).copied().unwrap_or(0)
+    }
+
+    /// True once the plugin has panicked.
+    pub fn is_poisoned(&self) -> bool {
+        self.instance.is_poisoned()
+    }
+}
+
+impl Outcome {
+    /// `Some(text)` for an error or panic, `None` otherwise.
+    pub fn into_fault(self) -> Option<String> {
+        match self {
+            Outcome::Error(e) => Some(format!("error: {e}")),
+            Outcome::Panicked(p) => Some(format!("panicked: {p}")),
+            Outcome::Poisoned => Some("poisoned".into()),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! What a plugin sees: a message (one line in one direction) and the session events around it.
+//!
+//! These are the safe views the `export_plugin!` shims build from the raw [`crate::abi::Event`].
+//! A message keeps the raw bytes; JSON is parsed lazily, once, and only if a plugin asks.
+
+use std::cell::OnceCell;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::abi;
+
+/// Which way a message travelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From the CTI client towards the CTI server.
+    ClientToServer,
+    /// From the CTI server towards the CTI client.
+    ServerToClient,
+}
+
+impl Direction {
+    /// The classic header label: `Client > Server` or `Server > Client`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Direction::ClientToServer => "Client > Server",
+            Direction::ServerToClient => "Server > Client",
+        }
+    }
+
+    /// A short lowercase name of the sending side: `client` or `server`.
+    pub fn sender(self) -> &'static str {
+        match self {
+            Direction::ClientToServer => "client",
+            Direction::ServerToClient => "server",
+        }
+    }
+
+    /// The ABI code (`DIR_*`).
+    pub fn code(self) -> u32 {
+        match self {
+            Direction::ClientToServer => abi::DIR_CLIENT_TO_SERVER,
+            Direction::ServerToClient => abi::DIR_SERVER_TO_CLIENT,
+        }
+    }
+
+    /// Reads an ABI code; `None` for a value this version does not know.
+    pub fn from_code(code: u32) -> Option<Self> {
+        match code {
+            abi::DIR_CLIENT_TO_SERVER => Some(Direction::ClientToServer),
+            abi::DIR_SERVER_TO_CLIENT => Some(Direction::ServerToClient),
+            _ => None,
+        }
+    }
+}
+
+/// Converts microseconds since the Unix epoch to a `SystemTime`.
+pub fn system_time(unix_micros: i64) -> SystemTime {
+    if unix_micros >= 0 {
+        UNIX_EPOCH + Duration::from_micros(unix_micros as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_micros(unix_micros.unsigned_abs())
+    }
+}
+
+/// One message: a line without its `\n`, or in raw mode one TCP read.
+#[derive(Debug)]
+pub struct Message<'a> {
+    session_id: u64,
+    direction: Direction,
+    timestamp_micros: i64,
+    flags: u32,
+    line: &'a [u8],
+    line_len: u64,
+    json: OnceCell<Option<Value>>,
+}
+
+impl<'a> Message<'a> {
+    /// Builds a message; `flags` are the `abi::MSG_*` bits. Used by the shims and by tests.
+    pub fn new(
+        session_id: u64,
+        direction: Direction,
+        timestamp_micros: i64,
+        line: &'a [u8],
+        flags: u32,
+    ) -> Self {
+        Message {
+            session_id,
+            direction,
+            timestamp_micros,
+            flags,
+            line,
+            line_len: line.len() as u64,
+            json: OnceCell::new(),
+        }
+    }
+
+    /// Sets the full length of an oversize line whose `bytes()` are only a preview.
+    pub fn with_full_len(mut self, line_len: u64) -> Self {
+        self.line_len = line_len.max(self.line.len() as u64);
+        self
+    }
+
+    /// The session this message belongs to.
+    pub fn session_id(&self) -> u64 {
+        self.session_id
+    }
+
+    /// Which way it travelled.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// When its bytes arrived at the proxy, in microseconds since the Unix epoch.
+    pub fn timestamp_micros(&self) -> i64 {
+        self.timestamp_micros
+    }
+
+    /// When its bytes arrived at the proxy.
+    pub fn timestamp(&self) -> SystemTime {
+        system_time(self.timestamp_micros)
+    }
+
+    /// The raw bytes (without the `\n`); only a preview for an oversize line.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.line
+    }
+
+    /// The bytes as text, if they are valid UTF-8.
+    pub fn text(&self) -> Option<&'a str> {
+        std::str::from_utf8(self.line).ok()
+    }
+
+    /// The full length of the line in bytes, even when oversize.
+    pub fn len(&self) -> u64 {
+        self.line_len
+    }
+
+    /// True for an empty line.
+    pub fn is_empty(&self) -> bool {
+        self.line_len == 0
+    }
+
+    /// The line exceeded the maximum line length: it was forwarded but is not analysed, and
+    /// [`Message::bytes`] holds only its beginning.
+    pub fn is_oversize(&self) -> bool {
+        self.flags & abi::MSG_OVERSIZE != 0
+    }
+
+    /// Raw mode: this is one TCP read, not one line.
+    pub fn is_raw(&self) -> bool {
+        self.flags & abi::MSG_RAW != 0
+    }
+
+    /// The peer closed before sending a final newline; this is the tail it left.
+    pub fn lacks_newline(&self) -> bool {
+        self.flags & abi::MSG_NO_NEWLINE != 0
+    }
+
+    /// The `abi::MSG_*` bits.
+    pub fn flags(&self) -> u32 {
+        self.flags
+    }
+
+    /// The line parsed as JSON, parsed on first use and cached; `None` when it is not JSON, is
+    /// oversize, or is a raw read.
+    pub fn json(&self) -> Option<&Value> {
+        self.json
+            .get_or_init(|| {
+                if self.is_oversize() || self.is_raw() {
+                    return None;
+                }
+                serde_json::from_slice(self.line).ok()
+            })
+            .as_ref()
+    }
+
+    /// The message's `class` field, when it is a JSON object that has a string one.
+    pub fn class(&self) -> Option<&str> {
+        self.json()?.get("class")?.as_str()
+    }
+}
+
+/// A client connected and the proxy reached the server.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionStart<'a> {
+    /// The session's id, unique in this process.
+    pub session_id: u64,
+    /// When it started, microseconds since the Unix epoch.
+    pub timestamp_micros: i64,
+    /// The client's address.
+    pub client_addr: &'a str,
+    /// The server's address.
+    pub server_addr: &'a str,
+}
+
+/// A session ended; no more messages for it will follow.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionEnd<'a> {
+    /// The session's id.
+    pub session_id: u64,
+    /// When it ended, microseconds since the Unix epoch.
+    pub timestamp_micros: i64,
+    /// Why it ended, e.g. `client closed` or `server refused: connection refused`.
+    pub reason: &'a str,
+    /// Bytes forwarded client → server.
+    pub bytes_c2s: u64,
+    /// Bytes forwarded server → client.
+    pub bytes_s2c: u64,
+    /// Lines client → server.
+    pub msgs_c2s: u64,
+    /// Lines server → client.
+    pub msgs_s2c: u64,
+    /// TCP reads client → server (what the classic tools counted as packets).
+    pub reads_c2s: u64,
+    /// TCP reads server → client.
+    pub reads_s2c: u64,
+    /// Messages of this session the pipeline lost to a full queue (`overflow = "drop"`).
+    pub dropped: u64,
+}

@@ -1,0 +1,83 @@
+//! Host side: a plugin descriptor that passed every check, ready to create instances.
+//!
+//! The loader finds descriptors in libraries; the test harness builds them in-process. Both go
+//! through [`Vtable::from_descriptor`], so the checks are the same everywhere.
+#![allow(unsafe_code)]
+
+use crate::abi::{self, CreateFn, DestroyFn, FreeBufFn, OnEventFn, PluginDescriptor, Str};
+use crate::error::DescriptorError;
+
+/// A checked plugin descriptor: its metadata copied out and its functions known to be present.
+#[derive(Clone, Debug)]
+pub struct Vtable {
+    /// The plugin's name.
+    pub name: String,
+    /// The plugin's version.
+    pub version: String,
+    /// One line saying what it does.
+    pub description: String,
+    /// The plugin-api version it was built with.
+    pub api_version: String,
+    pub(crate) create: CreateFn,
+    pub(crate) on_event: OnEventFn,
+    pub(crate) destroy: DestroyFn,
+    pub(crate) free_buf: FreeBufFn,
+}
+
+impl Vtable {
+    /// Checks a descriptor, in order: ABI version, struct size, layout hash, required functions,
+    /// UTF-8 metadata, `panic = "unwind"` build.
+    ///
+    /// # Safety
+    /// `desc` must point at a live descriptor whose first two fields are readable (the caller has
+    /// checked the list it came from), and its library must never be unloaded.
+    pub unsafe fn from_descriptor(desc: *const PluginDescriptor) -> Result<Self, DescriptorError> {
+        // SAFETY: the first 8 bytes are struct_size and abi_version in every ABI version.
+        let (size, version) = unsafe { ((*desc).struct_size, (*desc).abi_version) };
+        if version != abi::ABI_VERSION {
+            return Err(DescriptorError::AbiVersion {
+                found: version,
+                supported: abi::ABI_VERSION,
+            });
+        }
+        let needed = std::mem::size_of::<PluginDescriptor>() as u32;
+        if size < needed {
+            return Err(DescriptorError::StructSize { found: size, needed });
+        }
+        // SAFETY: same ABI major and at least our size: every field we read exists.
+        let desc = unsafe { &*desc };
+        if desc.layout_hash != abi::LAYOUT_HASH {
+            return Err(DescriptorError::LayoutHash {
+                found: desc.layout_hash,
+                expected: abi::LAYOUT_HASH,
+                // SAFETY: static data of a never-unloaded library.
+                api_version: unsafe { text(desc.api_version, "api_version") }.unwrap_or_default(),
+            });
+        }
+        let create = desc.create.ok_or(DescriptorError::MissingFunction("create"))?;
+        let on_event = desc.on_event.ok_or(DescriptorError::MissingFunction("on_event"))?;
+        let destroy = desc.destroy.ok_or(DescriptorError::MissingFunction("destroy"))?;
+        let free_buf = desc.free_buf.ok_or(DescriptorError::MissingFunction("free_buf"))?;
+        // SAFETY: static strings of a never-unloaded library.
+        let (name, version, description, api_version) = unsafe {
+            (
+                text(desc.name, "name")?,
+                text(desc.version, "version")?,
+                text(desc.description, "description")?,
+                text(desc.api_version, "api_version")?,
+            )
+        };
+        if desc.flags & abi::FLAG_PANIC_UNWIND == 0 {
+            return Err(DescriptorError::PanicAbort);
+        }
+        Ok(Vtable { name, version, description, api_version, create, on_event, destroy, free_buf })
+    }
+}
+
+/// # Safety
+/// `s` must describe live bytes.
+unsafe fn text(s: Str<'static>, field: &'static str) -> Result<String, DescriptorError> {
+    // SAFETY: caller's contract.
+    let bytes = unsafe { s.as_bytes() };
+    std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| DescriptorError::InvalidUtf8(field))
+}
