@@ -45,6 +45,9 @@ pub const EVENT_MESSAGE: u32 = 2;
 pub const EVENT_SESSION_END: u32 = 3;
 /// Event kind: the pipeline is shutting down; flush files, print totals.
 pub const EVENT_SHUTDOWN: u32 = 4;
+/// Event kind: a timer tick, about once a second while the pipeline is idle or busy, so plugins
+/// can flush buffers or expire state without a thread of their own.
+pub const EVENT_TICK: u32 = 5;
 
 /// Direction: bytes the client sent towards the server.
 pub const DIR_CLIENT_TO_SERVER: u32 = 1;
@@ -322,7 +325,7 @@ pub struct HostApi {
 /// against a plugin-api whose structs differ reports another value and is refused, even if it
 /// claims the same [`ABI_VERSION`].
 pub const LAYOUT_HASH: u64 = {
-    let parts: [usize; 55] = [
+    let parts: [usize; 56] = [
         size_of::<Str>(),
         align_of::<Str>(),
         offset_of!(Str, len),
@@ -375,6 +378,7 @@ pub const LAYOUT_HASH: u64 = {
         EVENT_MESSAGE as usize,
         EVENT_SESSION_END as usize,
         EVENT_SHUTDOWN as usize,
+        EVENT_TICK as usize,
         STATUS_REPLACE as usize,
         STATUS_PANICKED as usize,
         ABI_VERSION as usize,

@@ -149,6 +149,10 @@ fn dispatch<P: Plugin>(plugin: &mut P, event: &Event<'_>) -> Verdict {
             plugin.on_shutdown();
             Verdict::Pass
         }
+        abi::EVENT_TICK => {
+            plugin.on_tick(event.ts_unix_micros);
+            Verdict::Pass
+        }
         // An event kind from a newer host: not for us.
         _ => Verdict::Pass,
     }

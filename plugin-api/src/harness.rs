@@ -106,7 +106,7 @@ impl<P: Plugin> Harness<P> {
         Ok(Harness { instance, capture, session_id: 0, clock: START_MICROS, _plugin: PhantomData })
     }
 
-    fn tick(&mut self) -> i64 {
+    fn advance(&mut self) -> i64 {
         self.clock += 1_000;
         self.clock
     }
@@ -119,7 +119,7 @@ impl<P: Plugin> Harness<P> {
     /// Starts a new session (ids count from 1) and returns its id.
     pub fn start_session(&mut self) -> u64 {
         self.session_id += 1;
-        let ts = self.tick();
+        let ts = self.advance();
         let start = SessionStart {
             session_id: self.session_id,
             timestamp_micros: ts,
@@ -135,7 +135,7 @@ impl<P: Plugin> Harness<P> {
 
     /// Feeds one message (`flags`: `abi::MSG_*`) in the current session.
     pub fn send(&mut self, direction: Direction, line: &[u8], flags: u32) -> Outcome {
-        let ts = self.tick();
+        let ts = self.advance();
         let event = instance::message_event(
             self.session_id.max(1),
             direction,
@@ -176,13 +176,19 @@ impl<P: Plugin> Harness<P> {
 
     /// Ends a session with the given figures; its timestamp is the harness clock's.
     pub fn end_session_with(&mut self, mut end: SessionEnd<'_>) -> Outcome {
-        end.timestamp_micros = self.tick();
+        end.timestamp_micros = self.advance();
         self.instance.call(&instance::session_end_event(&end))
+    }
+
+    /// Delivers a timer tick.
+    pub fn timer_tick(&mut self) -> Outcome {
+        let ts = self.advance();
+        self.instance.call(&instance::tick_event(ts))
     }
 
     /// Delivers the shutdown event.
     pub fn shutdown(&mut self) -> Outcome {
-        let ts = self.tick();
+        let ts = self.advance();
         self.instance.call(&instance::shutdown_event(ts))
     }
 

@@ -190,6 +190,11 @@ pub fn session_end_event<'a>(end: &crate::SessionEnd<'a>) -> Event<'a> {
     }
 }
 
+/// Builds the C event for a timer tick.
+pub fn tick_event(ts_unix_micros: i64) -> Event<'static> {
+    Event { ts_unix_micros, ..empty_event(abi::EVENT_TICK) }
+}
+
 /// Builds the C event for shutdown.
 pub fn shutdown_event(ts_unix_micros: i64) -> Event<'static> {
     Event { ts_unix_micros, ..empty_event(abi::EVENT_SHUTDOWN) }

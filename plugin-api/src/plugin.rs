@@ -49,6 +49,10 @@ pub trait Plugin: Send + Sized + 'static {
     /// A session ended: every one of its messages has been delivered.
     fn on_session_end(&mut self, _session: &SessionEnd<'_>) {}
 
+    /// About once a second (`now_micros`: microseconds since the Unix epoch): flush buffers,
+    /// expire state. Never called while another hook of this instance runs.
+    fn on_tick(&mut self, _now_micros: i64) {}
+
     /// The proxy is shutting down: flush files, print totals.
     fn on_shutdown(&mut self) {}
 }
