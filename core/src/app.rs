@@ -1,0 +1,152 @@
+//! Assembles and runs a whole proxy from a [`Config`]: find plugins, build and validate the
+//! pipeline, bind, serve until done or interrupted, drain the pipeline, report.
+//!
+//! Every front end (`ctiproxy run`, `check`, `demo`, and the classic `ctispy`, `ctisave`,
+//! `ctistat`) goes through here, so they all validate and behave the same way.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::{self, Config, ConfigError};
+use crate::host::ProxyHost;
+use crate::loader::{self, Registry};
+use crate::pipeline::{Pipeline, Report};
+use crate::proxy::{self, Summary};
+use crate::session::SessionContext;
+
+/// Why a proxy could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The configuration is invalid (every problem found).
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Config(Vec<ConfigError>),
+    /// `[proxy] server` is missing.
+    #[error("no CTI server given: set [proxy] server = \"host[:port]\" in the config")]
+    NoServer,
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Another I/O failure (runtime, threads).
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Finds the plugins the configuration can use.
+pub fn registry(config: &Config) -> Registry {
+    Registry::scan(loader::search_path(&config.plugins.path))
+}
+
+/// Builds the pipeline exactly as `run` would, without listening (what `check` does).
+pub fn build(config: &Config, host: Arc<ProxyHost>) -> Result<Pipeline, AppError> {
+    Pipeline::build(config, &registry(config), host).map_err(AppError::Config)
+}
+
+/// What a finished run did.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The listener's summary.
+    pub summary: Summary,
+    /// The pipeline's report.
+    pub report: Report,
+}
+
+/// Binds the configured address (validated already, so a parse failure is an error here too).
+pub async fn bind(config: &Config) -> Result<TcpListener, AppError> {
+    let addr: SocketAddr = config.proxy.listen.parse().map_err(|_| {
+        AppError::Config(vec![ConfigError {
+            location: None,
+            key: "proxy.listen".into(),
+            message: "not an ip:port".into(),
+        }])
+    })?;
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| AppError::Bind { addr: config.proxy.listen.clone(), source })
+}
+
+/// Runs the proxy: bind, serve, drain, report. `on_ready` gets the bound address.
+pub fn run(
+    config: &Config,
+    pipeline: Pipeline,
+    on_ready: impl FnOnce(SocketAddr),
+) -> Result<RunOutcome, AppError> {
+    let server = config::server_address(config.proxy.server.as_deref().ok_or(AppError::NoServer)?)
+        .map_err(|m| {
+            AppError::Config(vec![ConfigError {
+                location: None,
+                key: "proxy.server".into(),
+                message: m,
+            }])
+        })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let (handle, running) = pipeline.spawn(config.proxy.queue, config.proxy.overflow)?;
+    let summary = runtime.block_on(async {
+        let listener = bind(config).await?;
+        on_ready(listener.local_addr()?);
+        let ctx = SessionContext {
+            server,
+            connect_timeout: Duration::from_secs_f64(config.proxy.connect_timeout_secs),
+            max_line: config.proxy.max_line_bytes,
+            raw: config.proxy.raw,
+            pipeline: handle,
+            shutdown: watch::channel(false).1,
+        };
+        Ok::<_, AppError>(
+            proxy::run(listener, ctx, config.proxy.keep_serving, shutdown_signal()).await,
+        )
+    })?;
+    let report = running.join();
+    log_report(&report);
+    Ok(RunOutcome { summary, report })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Interrupted; finishing sessions and flushing plugins."),
+        () = term => tracing::info!("Terminated; finishing sessions and flushing plugins."),
+    }
+}
+
+/// Says at exit what analysis missed: queue drops and disabled plugins. Never silent.
+pub fn log_report(report: &Report) {
+    if report.dropped > 0 {
+        tracing::warn!(
+            "{} messages were forwarded but not analysed: the pipeline queue was full (overflow = \"drop\").",
+            report.dropped
+        );
+    }
+    for stage in &report.stages {
+        if stage.panicked {
+            tracing::warn!(plugin = %stage.label, "Plugin was disabled after a panic and missed {} events.", stage.skipped);
+        }
+        if stage.errors > 0 {
+            tracing::warn!(plugin = %stage.label, "Plugin reported {} errors.", stage.errors);
+        }
+    }
+}

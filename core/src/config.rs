@@ -1,0 +1,299 @@
+//! The TOML configuration: parsed and validated before anything runs, every error located by
+//! file, line, column and key.
+//!
+//! One parse path serves `run`, `check` and the classic commands (which build the same
+//! [`Config`] from their flags), so a configuration that `check` accepts is one `run` accepts.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Default address the proxy listens on (the documented classic port).
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:50030";
+/// Default CTI server port.
+pub const DEFAULT_SERVER_PORT: u16 = 5003;
+/// Default maximum line length: longer lines are forwarded but not analysed.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+/// Default number of events between the proxy and the pipeline.
+pub const DEFAULT_QUEUE: usize = 65_536;
+
+/// A whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[proxy]`: where to listen and where to forward.
+    #[serde(default)]
+    pub proxy: ProxyConfig,
+    /// `[plugins]`: where to find plugins.
+    #[serde(default)]
+    pub plugins: PluginsConfig,
+    /// `[[pipeline]]`: the plugin chain, in order.
+    #[serde(default)]
+    pub pipeline: Vec<toml::Spanned<toml::Table>>,
+    /// Where this configuration came from, for error messages.
+    #[serde(skip)]
+    pub source: Source,
+}
+
+/// What happens when the pipeline falls behind and its queue is full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Overflow {
+    /// Wait for room: the proxy reads more slowly, nothing is lost.
+    #[default]
+    Block,
+    /// Never slow the traffic: drop the event, count it, report it.
+    Drop,
+}
+
+/// `[proxy]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    /// Listen address, `ip:port`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The CTI server, `host` or `host:port` (port 5003 when omitted). Required by `run`.
+    #[serde(default)]
+    pub server: Option<String>,
+    /// Keep serving after a client leaves; sessions may run concurrently.
+    #[serde(default, rename = "loop")]
+    pub keep_serving: bool,
+    /// Events between the proxy and the pipeline.
+    #[serde(default = "default_queue")]
+    pub queue: usize,
+    /// What to do when the queue is full.
+    #[serde(default)]
+    pub overflow: Overflow,
+    /// Longest line analysed; longer ones are forwarded and reported as oversize.
+    #[serde(default = "default_max_line")]
+    pub max_line_bytes: usize,
+    /// Hand the pipeline one message per TCP read instead of one per line.
+    #[serde(default)]
+    pub raw: bool,
+    /// How long to wait for the server to accept a connection.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: f64,
+}
+
+fn default_listen() -> String {
+    DEFAULT_LISTEN.to_owned()
+}
+fn default_queue() -> usize {
+    DEFAULT_QUEUE
+}
+fn default_max_line() -> usize {
+    DEFAULT_MAX_LINE_BYTES
+}
+fn default_connect_timeout() -> f64 {
+    10.0
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            listen: default_listen(),
+            server: None,
+            keep_serving: false,
+            queue: default_queue(),
+            overflow: Overflow::default(),
+            max_line_bytes: default_max_line(),
+            raw: false,
+            connect_timeout_secs: default_connect_timeout(),
+        }
+    }
+}
+
+/// `[plugins]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Extra directories searched for plugin libraries (relative to the config file).
+    #[serde(default)]
+    pub path: Vec<PathBuf>,
+}
+
+/// The text a configuration was read from, kept to locate errors.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    /// File name as the user gave it (or a label such as `<command line>`).
+    pub name: String,
+    /// The whole text.
+    pub text: String,
+}
+
+/// Where in a configuration something is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// File name.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The source line, for display.
+    pub snippet: String,
+}
+
+impl Source {
+    /// Locates a byte offset.
+    pub fn locate(&self, offset: usize) -> Location {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.text[offset..].find('\n').map_or(self.text.len(), |i| offset + i);
+        Location {
+            file: self.name.clone(),
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+            snippet: self.text[line_start..line_end].to_owned(),
+        }
+    }
+
+    /// Locates the line defining `key` inside a byte range (a `[[pipeline]]` table), falling back
+    /// to the range's start.
+    pub fn locate_key(&self, range: Range<usize>, key: &str) -> Location {
+        let range = range.start.min(self.text.len())..range.end.min(self.text.len());
+        let mut offset = range.start;
+        for line in self.text[range.clone()].split_inclusive('\n') {
+            let trimmed = line.trim_start();
+            let name = trimmed.split(['=', '.', ' ', '\t']).next().unwrap_or("").trim_matches('"');
+            if !key.is_empty() && name == key && trimmed.contains('=') {
+                return self.locate(offset + (line.len() - trimmed.len()));
+            }
+            offset += line.len();
+        }
+        self.locate(range.start)
+    }
+}
+
+/// A configuration error, located.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ConfigError {
+    /// Where.
+    pub location: Option<Location>,
+    /// Which key (dotted path), if known.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = if self.key.is_empty() { String::new() } else { format!("{}: ", self.key) };
+        match &self.location {
+            Some(loc) => write!(
+                f,
+                "{}:{}:{}: {key}{}\n{:>5} | {}",
+                loc.file, loc.line, loc.column, self.message, loc.line, loc.snippet
+            ),
+            None => write!(f, "{key}{}", self.message),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and parses a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            location: None,
+            key: String::new(),
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        let mut config = Config::parse(&path.display().to_string(), &text)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for dir in &mut config.plugins.path {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
+        }
+        Ok(config)
+    }
+
+    /// Parses configuration text; `name` labels it in errors.
+    pub fn parse(name: &str, text: &str) -> Result<Config, ConfigError> {
+        let source = Source { name: name.to_owned(), text: text.to_owned() };
+        let de = toml::Deserializer::new(text);
+        let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            ConfigError {
+                location: inner.span().map(|s| source.locate(s.start)),
+                key: if key == "." { String::new() } else { key },
+                message: inner.message().to_owned(),
+            }
+        })?;
+        config.source = source;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn error_at_proxy_key(&self, key: &str, message: String) -> ConfigError {
+        let range = 0..self.source.text.len();
+        let location = self.source.text.contains(key).then(|| self.source.locate_key(range, key));
+        ConfigError { location, key: format!("proxy.{key}"), message }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let p = &self.proxy;
+        if p.listen.parse::<std::net::SocketAddr>().is_err() {
+            let msg = format!("{:?} is not an ip:port address", p.listen);
+            return Err(self.error_at_proxy_key("listen", msg));
+        }
+        if p.queue == 0 {
+            return Err(self.error_at_proxy_key("queue", "must be at least 1".into()));
+        }
+        if p.max_line_bytes == 0 {
+            return Err(self.error_at_proxy_key("max_line_bytes", "must be at least 1".into()));
+        }
+        if !(p.connect_timeout_secs > 0.0 && p.connect_timeout_secs.is_finite()) {
+            let msg = "must be a positive number of seconds".into();
+            return Err(self.error_at_proxy_key("connect_timeout_secs", msg));
+        }
+        if let Some(server) = &p.server {
+            server_address(server).map_err(|m| self.error_at_proxy_key("server", m))?;
+        }
+        Ok(())
+    }
+
+    /// An error about key `key` of the `index`-th `[[pipeline]]` entry.
+    pub fn pipeline_error(&self, index: usize, key: &str, message: String) -> ConfigError {
+        let entry = &self.pipeline[index];
+        let plugin = entry.get_ref().get("plugin").and_then(|v| v.as_str()).unwrap_or("?");
+        let first = key.split('.').next().unwrap_or("");
+        let location = Some(self.source.locate_key(entry.span(), first));
+        let key = if key.is_empty() {
+            format!("pipeline[{index}] ({plugin})")
+        } else {
+            format!("pipeline[{index}] ({plugin}).{key}")
+        };
+        ConfigError { location, key, message }
+    }
+}
+
+/// Normalises a server address: `host` gets the default port 5003.
+pub fn server_address(server: &str) -> Result<String, String> {
+    if server.trim().is_empty() {
+        return Err("the server address is empty".into());
+    }
+    let has_port = match server.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && port.parse::<u16>().is_ok()
+                && (!host.contains(':') || host.ends_with(']'))
+        }
+        None => false,
+    };
+    if has_port {
+        Ok(server.to_owned())
+    } else if server.contains(':') && !server.starts_with('[') {
+        Ok(format!("[{server}]:{DEFAULT_SERVER_PORT}"))
+    } else {
+        Ok(format!("{server}:{DEFAULT_SERVER_PORT}"))
+    }
+}
+
+#[cfg(test)]
+mod tests;

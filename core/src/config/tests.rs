@@ -1,0 +1,50 @@
+use super::*;
+
+#[test]
+fn defaults_apply() {
+    let c = Config::parse("c.toml", "").unwrap();
+    assert_eq!(c.proxy.listen, DEFAULT_LISTEN);
+    assert_eq!(c.proxy.queue, DEFAULT_QUEUE);
+    assert_eq!(c.proxy.overflow, Overflow::Block);
+    assert!(!c.proxy.keep_serving);
+}
+
+#[test]
+fn unknown_key_names_file_line_and_key() {
+    let err =
+        Config::parse("c.toml", "[proxy]\nlisten = \"127.0.0.1:1\"\nlisen = 1\n").unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("c.toml:3:1: proxy.lisen: unknown field `lisen`"), "{text}");
+}
+
+#[test]
+fn wrong_type_names_file_line_and_key() {
+    let err = Config::parse("c.toml", "[proxy]\n\nqueue = \"big\"\n").unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("c.toml:3:9: proxy.queue: invalid type: string \"big\""), "{text}");
+    assert!(text.contains("queue = \"big\""), "{text}");
+}
+
+#[test]
+fn invalid_listen_address_is_located() {
+    let err = Config::parse("c.toml", "[proxy]\nlisten = \"nowhere\"\n").unwrap_err();
+    assert!(err.to_string().starts_with("c.toml:2:1: proxy.listen: \"nowhere\""), "{err}");
+}
+
+#[test]
+fn server_gets_the_default_port() {
+    assert_eq!(server_address("xivo").unwrap(), "xivo:5003");
+    assert_eq!(server_address("xivo:5013").unwrap(), "xivo:5013");
+    assert_eq!(server_address("::1").unwrap(), "[::1]:5003");
+    assert_eq!(server_address("[::1]:7").unwrap(), "[::1]:7");
+}
+
+#[test]
+fn pipeline_errors_point_at_the_key_inside_the_entry() {
+    let text = "[[pipeline]]\nplugin = \"spy\"\n\n[[pipeline]]\nplugin = \"include\"\nmatch = 3\n";
+    let c = Config::parse("c.toml", text).unwrap();
+    let err = c.pipeline_error(1, "match", "expected a list".into());
+    assert!(err
+        .to_string()
+        .starts_with("c.toml:6:1: pipeline[1] (include).match: expected a list"));
+}

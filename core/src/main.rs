@@ -1,0 +1,223 @@
+//! The `ctiproxy` command: run a configured proxy, check a configuration, list plugins, play the
+//! demo, talk to OpenSIPS's Management Interface.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use ctiproxy::app::{self, AppError};
+use ctiproxy::config::Config;
+use ctiproxy::demo;
+use ctiproxy::host::ProxyHost;
+use ctiproxy::loader::{self, LoadError, Registry};
+use ctiproxy::pipeline::Pipeline;
+
+#[derive(Parser)]
+#[command(
+    name = "ctiproxy",
+    version,
+    about = "A capture-and-analysis proxy for the XiVO/Wazo CTI protocol."
+)]
+#[command(after_help = "Start with `ctiproxy demo`. Configuration reference: config.example.toml.")]
+struct Cli {
+    /// More diagnostics on stderr (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy and pipeline a configuration file describes.
+    #[command(after_help = "Example: ctiproxy run -c config.toml --server xivo.example.com")]
+    Run {
+        /// The TOML configuration.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// Override [proxy] server (host or host:port; port 5003 by default).
+        #[arg(long, value_name = "HOST[:PORT]")]
+        server: Option<String>,
+        /// Override [proxy] listen (ip:port).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Keep serving after a client leaves (overrides [proxy] loop = false).
+        #[arg(long = "loop")]
+        keep_serving: bool,
+    },
+    /// Build and validate the whole pipeline of a configuration, then exit 0 (valid) or 1.
+    /// Never listens and never connects.
+    #[command(after_help = "Example: ctiproxy check -c config.toml")]
+    Check {
+        /// The TOML configuration.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// List the plugins found: name, version, description and file.
+    #[command(
+        after_help = "Search order: $CTIPROXY_PLUGIN_PATH, [plugins] path, the executable's directory."
+    )]
+    Plugins {
+        /// Also search the [plugins] path of this configuration.
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Also list every library that is not a ctiproxy plugin.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Replay a recorded CTI session through the proxy and the spy, with embedded server and
+    /// client on loopback. Needs nothing else.
+    Demo {
+        /// Indent messages by 4 spaces.
+        #[arg(long)]
+        pretty: bool,
+    },
+    /// Talk to OpenSIPS's Management Interface (datagram, HTTP, XML-RPC or FIFO).
+    Mi(Box<ctiproxy_mi::cli::MiArgs>),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = matches!(cli.command, Command::Demo { .. } | Command::Mi(_));
+    let default_level = if quiet { "warn" } else { "info" };
+    ctiproxy::logging::init(default_level, cli.verbose);
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ctiproxy: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run { config, server, listen, keep_serving } => {
+            let mut config = Config::load(&config)?;
+            config.proxy.server = server.or(config.proxy.server);
+            config.proxy.listen = listen.unwrap_or(config.proxy.listen);
+            config.proxy.keep_serving |= keep_serving;
+            run(&config)
+        }
+        Command::Check { config } => check(&config),
+        Command::Plugins { config, all } => plugins(config, all),
+        Command::Demo { pretty } => run_demo(pretty),
+        Command::Mi(args) => Ok(ctiproxy_mi::cli::run(*args)),
+    }
+}
+
+fn run(config: &Config) -> anyhow::Result<ExitCode> {
+    let pipeline = app::build(config, Arc::new(ProxyHost::stdout()))?;
+    let outcome = app::run(config, pipeline, |addr| tracing::info!("Listening on {addr}."))?;
+    Ok(if outcome.summary.any_failed() && !config.proxy.keep_serving {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    match app::build(&config, Arc::new(ProxyHost::stdout())) {
+        Ok(pipeline) => {
+            println!("{}: OK, pipeline: {}", path.display(), pipeline.labels().join(" > "));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(AppError::Config(errors)) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn plugins(config: Option<PathBuf>, all: bool) -> anyhow::Result<ExitCode> {
+    let extra = match config {
+        Some(path) => Config::load(&path)?.plugins.path,
+        None => Vec::new(),
+    };
+    let registry = Registry::scan(loader::search_path(&extra));
+    let mut seen = std::collections::HashSet::new();
+    for found in &registry.found {
+        let v = &found.vtable;
+        let shadowed =
+            if seen.insert(v.name.clone()) { "" } else { " (shadowed by an earlier one)" };
+        println!(
+            "{:<16} {:<8} {}\n{:<16} {:<8} {}{shadowed}",
+            v.name,
+            v.version,
+            v.description,
+            "",
+            "",
+            found.file.display()
+        );
+    }
+    for failure in &registry.failures {
+        if all || !matches!(failure.error, LoadError::NoEntry) {
+            println!(
+                "{:<16} {:<8} NOT LOADED: {}\n{:<16} {:<8} {}",
+                loader::name_hint(&failure.file),
+                "-",
+                failure.error,
+                "",
+                "",
+                failure.file.display()
+            );
+        }
+    }
+    if registry.found.is_empty() {
+        let dirs: Vec<String> = registry.dirs.iter().map(|d| d.display().to_string()).collect();
+        eprintln!("No plugins found in: {}", dirs.join(", "));
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_demo(pretty: bool) -> anyhow::Result<ExitCode> {
+    let steps = demo::parse_script(demo::SESSION)?;
+    let (server_addr, server) =
+        demo::start_server(steps.clone()).context("cannot start the demo server")?;
+    let registry = app::registry(&Config::default());
+    let with_stats = registry.get("stats").is_some();
+    let config = Config::parse("<demo>", &demo::config_text(server_addr, with_stats, pretty))?;
+    let pipeline = Pipeline::build(&config, &registry, Arc::new(ProxyHost::stdout()))
+        .map_err(AppError::Config)?;
+    let labels = pipeline.labels().join(" > ");
+    let mut client = None;
+    app::run(&config, pipeline, |addr| {
+        println!(
+            "ctiproxy demo: a recorded CTI session ({} messages, login to logout)",
+            steps.len()
+        );
+        println!("  embedded client > proxy {addr} > embedded server {server_addr}; pipeline: {labels}\n");
+        client = Some(demo::start_client(addr, steps.clone()));
+    })?;
+    let client = client
+        .context("the proxy never started")?
+        .join()
+        .map_err(|_| anyhow::anyhow!("demo client panicked"))??;
+    let server = server.join().map_err(|_| anyhow::anyhow!("demo server panicked"))??;
+    let exact = client.sent == server.received && server.sent == client.received;
+    println!(
+        "\nForwarded {} bytes client > server and {} bytes server > client: {}.",
+        client.sent.len(),
+        server.sent.len(),
+        if exact {
+            "each side received exactly what the other sent"
+        } else {
+            "MISMATCH between sent and received bytes"
+        }
+    );
+    println!("Next: `ctiproxy plugins`, `ctiproxy check -c config.example.toml`, `ctispy HOST`.");
+    Ok(if exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -1,0 +1,78 @@
+//! The listener: accepts CTI clients and runs a [`session`](crate::session) for each,
+//! concurrently, with a process-unique session id.
+//!
+//! Without `loop` it serves exactly one client and returns when that session ends; with it, it
+//! serves until shutdown. On shutdown every session stops forwarding and reports its end, so the
+//! pipeline sees every session close before it is told to shut down.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::session::{self, SessionContext, SessionResult};
+
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
+/// What the listener did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Every session, in the order they ended.
+    pub sessions: Vec<SessionResult>,
+}
+
+impl Summary {
+    /// True when some client could not be connected to the server.
+    pub fn any_failed(&self) -> bool {
+        self.sessions.iter().any(|s| !s.connected)
+    }
+}
+
+/// Serves clients from `listener` until shutdown (or after one session without `keep_serving`).
+pub async fn run(
+    listener: TcpListener,
+    mut ctx: SessionContext,
+    keep_serving: bool,
+    shutdown: impl Future<Output = ()>,
+) -> Summary {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    ctx.shutdown = stop_rx;
+    let mut sessions = JoinSet::new();
+    let mut summary = Summary::default();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((client, addr)) => {
+                    let id = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
+                    sessions.spawn(session::serve(id, client, addr, ctx.clone()));
+                    if !keep_serving {
+                        break;
+                    }
+                }
+                // E.g. too many open files: log, keep serving the others.
+                Err(e) => tracing::warn!("Cannot accept a connection: {e}."),
+            },
+            Some(done) = sessions.join_next(), if !sessions.is_empty() => {
+                summary.sessions.extend(done.ok());
+            }
+            () = &mut shutdown => {
+                let _ = stop_tx.send(true);
+                break;
+            }
+        }
+    }
+    drop(listener);
+    loop {
+        tokio::select! {
+            done = sessions.join_next() => match done {
+                Some(done) => summary.sessions.extend(done.ok()),
+                None => break,
+            },
+            () = &mut shutdown, if !*stop_tx.borrow() => { let _ = stop_tx.send(true); }
+        }
+    }
+    summary
+}

@@ -1,0 +1,158 @@
+//! The MI client: one endpoint, a timeout per call, `command` for any MI command and the
+//! `t_uac_dlg` helpers (`uac_dlg`, `event_notify`, `mwi_update`).
+
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::event;
+use crate::mwi::{self, MessageCounts};
+use crate::request::{IdSource, Params, Request};
+use crate::response::Reply;
+use crate::transport::{Endpoint, Transport};
+use crate::uac::{UacDlg, T_UAC_DLG};
+
+/// The timeout of an MI call unless configured.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The least a `t_uac_dlg` call waits unless its timeout is set explicitly: OpenSIPS answers a
+/// request to a dead phone only when tm's final-response timer (30 s by default) fires, with a
+/// result `{"Status":"408 Request Timeout"}`; giving up earlier loses that answer.
+pub const UAC_DLG_MIN_TIMEOUT: Duration = Duration::from_secs(35);
+
+/// A synchronous MI client. It opens a socket or FIFO per call and holds no thread, so it can
+/// be used from any thread (it is `Send + Sync`) without a runtime.
+///
+/// ```no_run
+/// use ctiproxy_mi::{Client, Endpoint, Params};
+/// use serde_json::json;
+///
+/// let client = Client::new(Endpoint::Datagram("127.0.0.1:8809".into()))?;
+/// let uptime = client.command("uptime", Params::None)?;
+/// println!("{}", uptime.value()["Up time"]);
+/// let stats = client.command("get_statistics", Params::named([("statistics", json!(["tm:"]))]))?;
+/// println!("{}", stats.to_pretty_json());
+/// client.event_notify("sip:alice@10.0.0.5:5060", "polycom_check_cfg", &[])?;
+/// # Ok::<(), ctiproxy_mi::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    transport: Transport,
+    timeout: Duration,
+    uac_dlg_timeout: Option<Duration>,
+    ids: IdSource,
+}
+
+impl Client {
+    /// A client for `endpoint` with the default timeout; the address or URL is checked now,
+    /// the server is first contacted by the first call.
+    pub fn new(endpoint: Endpoint) -> Result<Client, Error> {
+        Ok(Client {
+            transport: Transport::open(&endpoint)?,
+            timeout: DEFAULT_TIMEOUT,
+            uac_dlg_timeout: None,
+            ids: IdSource::new(),
+        })
+    }
+
+    /// Sets the timeout of each call (default 5 s). `t_uac_dlg` calls still wait at least
+    /// [`UAC_DLG_MIN_TIMEOUT`] unless [`Client::with_uac_dlg_timeout`] is set.
+    pub fn with_timeout(mut self, timeout: Duration) -> Client {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the timeout of `t_uac_dlg` calls exactly, overriding the 35 s floor.
+    pub fn with_uac_dlg_timeout(mut self, timeout: Duration) -> Client {
+        self.uac_dlg_timeout = Some(timeout);
+        self
+    }
+
+    /// The timeout a call of `command` gets: the configured one, except for `t_uac_dlg`, which
+    /// gets its explicit timeout, or else the larger of the configured one and 35 s.
+    pub fn timeout_for(&self, command: &str) -> Duration {
+        if command != T_UAC_DLG {
+            return self.timeout;
+        }
+        self.uac_dlg_timeout.unwrap_or_else(|| self.timeout.max(UAC_DLG_MIN_TIMEOUT))
+    }
+
+    /// Runs an MI command and returns its result; an MI error is [`Error::Mi`].
+    pub fn command(&self, name: &str, params: impl Into<Params>) -> Result<Reply, Error> {
+        self.command_with_timeout(name, params, self.timeout_for(name))
+    }
+
+    /// Runs an MI command with a timeout for this call only.
+    pub fn command_with_timeout(
+        &self,
+        name: &str,
+        params: impl Into<Params>,
+        timeout: Duration,
+    ) -> Result<Reply, Error> {
+        let request = Request::new(self.ids.next_id(), name, params.into())?;
+        self.transport.call(&request, timeout)
+    }
+
+    /// Sends a SIP request with `t_uac_dlg`. The reply's result holds the SIP outcome:
+    /// `{"Status":"200 OK","Message":"<reply headers>"}`, or `{"Status":"408 Request Timeout"}`.
+    pub fn uac_dlg(&self, request: &UacDlg) -> Result<Reply, Error> {
+        self.command(T_UAC_DLG, request.to_params()?)
+    }
+
+    /// Sends a NOTIFY with a vendor event (see [`event::VENDOR_EVENTS`]) or a literal event.
+    pub fn event_notify(
+        &self,
+        uri: &str,
+        event: &str,
+        extra_headers: &[(String, String)],
+    ) -> Result<Reply, Error> {
+        self.uac_dlg(&event::event_notify(uri, event, extra_headers)?)
+    }
+
+    /// Sends a message-summary NOTIFY to update a phone's voicemail lamp.
+    pub fn mwi_update(
+        &self,
+        uri: &str,
+        account: &str,
+        counts: &MessageCounts,
+    ) -> Result<Reply, Error> {
+        self.uac_dlg(&mwi::mwi_update(uri, account, counts)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> Client {
+        Client::new(Endpoint::Datagram("127.0.0.1:9".into())).unwrap()
+    }
+
+    #[test]
+    fn uac_dlg_waits_at_least_35_seconds_unless_told() {
+        let short = client().with_timeout(Duration::from_secs(2));
+        assert_eq!(short.timeout_for("uptime"), Duration::from_secs(2));
+        assert_eq!(short.timeout_for(T_UAC_DLG), UAC_DLG_MIN_TIMEOUT);
+        let long = client().with_timeout(Duration::from_secs(60));
+        assert_eq!(long.timeout_for(T_UAC_DLG), Duration::from_secs(60));
+        let explicit = client().with_uac_dlg_timeout(Duration::from_millis(200));
+        assert_eq!(explicit.timeout_for(T_UAC_DLG), Duration::from_millis(200));
+        assert_eq!(client().timeout_for("which"), DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn clients_can_be_shared_between_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Client>();
+    }
+
+    #[test]
+    fn bad_endpoints_are_refused_up_front() {
+        for endpoint in [
+            Endpoint::Datagram("127.0.0.1".into()),
+            Endpoint::Http("https://127.0.0.1/mi".into()),
+            Endpoint::XmlRpc("not a url".into()),
+        ] {
+            assert!(matches!(Client::new(endpoint), Err(Error::InvalidInput(_))));
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The four ways to reach OpenSIPS's Management Interface, behind one `call`: JSON-RPC over a
+//! UDP datagram (mi_datagram), HTTP (mi_http) or a FIFO (mi_fifo), and XML-RPC (mi_xmlrpc_ng).
+
+pub(crate) mod datagram;
+pub(crate) mod fifo;
+pub(crate) mod http;
+pub(crate) mod xmlrpc;
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::request::Request;
+use crate::response::Reply;
+
+/// Where and how to reach the MI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// mi_datagram at `HOST:PORT` (e.g. `127.0.0.1:8809`).
+    Datagram(String),
+    /// mi_http JSON-RPC at a URL (e.g. `http://127.0.0.1:8888/mi`).
+    Http(String),
+    /// mi_xmlrpc_ng at a URL (e.g. `http://127.0.0.1:8888/RPC2`).
+    XmlRpc(String),
+    /// mi_fifo: the server's FIFO, and the server's `reply_dir`, where the reply FIFO must be
+    /// created (OpenSIPS's default is `/tmp/`).
+    Fifo {
+        /// The FIFO OpenSIPS reads (`fifo_name`).
+        path: PathBuf,
+        /// The directory OpenSIPS writes replies into (`reply_dir`).
+        reply_dir: PathBuf,
+    },
+}
+
+impl Endpoint {
+    /// mi_fifo with OpenSIPS's default `reply_dir`, `/tmp`.
+    pub fn fifo(path: impl Into<PathBuf>) -> Endpoint {
+        Endpoint::Fifo { path: path.into(), reply_dir: PathBuf::from(fifo::DEFAULT_REPLY_DIR) }
+    }
+}
+
+/// A checked endpoint that can carry requests.
+#[derive(Debug)]
+pub(crate) enum Transport {
+    Datagram(datagram::Datagram),
+    Http(http::HttpJsonRpc),
+    XmlRpc(xmlrpc::XmlRpc),
+    Fifo(fifo::Fifo),
+}
+
+impl Transport {
+    /// Checks the endpoint's address or URL; nothing is sent yet.
+    pub(crate) fn open(endpoint: &Endpoint) -> Result<Transport, Error> {
+        Ok(match endpoint {
+            Endpoint::Datagram(target) => Transport::Datagram(datagram::Datagram::new(target)?),
+            Endpoint::Http(url) => Transport::Http(http::HttpJsonRpc::new(url)?),
+            Endpoint::XmlRpc(url) => Transport::XmlRpc(xmlrpc::XmlRpc::new(url)?),
+            Endpoint::Fifo { path, reply_dir } => Transport::Fifo(fifo::Fifo::new(path, reply_dir)),
+        })
+    }
+
+    /// Sends one request and waits at most `timeout` for its reply.
+    pub(crate) fn call(&self, request: &Request, timeout: Duration) -> Result<Reply, Error> {
+        let deadline = Deadline::after(timeout);
+        match self {
+            Transport::Datagram(t) => t.call(request, &deadline),
+            Transport::Http(t) => t.call(request, &deadline),
+            Transport::XmlRpc(t) => t.call(request, &deadline),
+            Transport::Fifo(t) => t.call(request, &deadline),
+        }
+    }
+}
+
+/// The end of one call's time budget, shared by all its steps (connect, write, each read), so
+/// a slow trickle of bytes cannot stretch a call past its timeout.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    at: Instant,
+    timeout: Duration,
+}
+
+impl Deadline {
+    pub(crate) fn after(timeout: Duration) -> Deadline {
+        Deadline { at: Instant::now() + timeout, timeout }
+    }
+
+    /// Time left, or [`Error::Timeout`] once it is spent (never zero: a zero socket timeout
+    /// means "block forever").
+    pub(crate) fn remaining(&self) -> Result<Duration, Error> {
+        match self.at.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => Ok(left),
+            _ => Err(self.expired()),
+        }
+    }
+
+    /// The error to report when this deadline passes.
+    pub(crate) fn expired(&self) -> Error {
+        Error::Timeout(self.timeout)
+    }
+
+    /// Maps an I/O error under this deadline (socket timeouts become [`Error::Timeout`]).
+    pub(crate) fn io_error(&self, context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::from_io(context, source, self.timeout)
+    }
+}
+
+/// Resolves `host:port`, IPv4 addresses first: the MI modules usually bind 127.0.0.1 only, and
+/// "localhost" resolving to ::1 first would otherwise miss them.
+pub(crate) fn resolve(target: &str) -> Result<Vec<SocketAddr>, Error> {
+    let mut addrs: Vec<SocketAddr> = target
+        .to_socket_addrs()
+        .map_err(|e| Error::transport(format!("resolve {target}"), e))?
+        .collect();
+    addrs.sort_by_key(|addr| addr.is_ipv6());
+    if addrs.is_empty() {
+        let none = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
+        return Err(Error::transport(format!("resolve {target}"), none));
+    }
+    Ok(addrs)
+}

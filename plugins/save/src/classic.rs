@@ -1,0 +1,49 @@
+//! The classic format of `ctisave`: one file per direction, each JSON message pretty-printed
+//! with sorted keys, so two captures compare line by line with vimdiff.
+
+use std::path::Path;
+
+use ctiproxy_plugin_api::{ConfigError, Direction, Host, Message};
+
+use crate::body::{self, BodyStyle};
+use crate::sink::Sink;
+use crate::Store;
+
+/// JSON indented by 4 spaces with sorted keys; anything else as it came.
+const STYLE: BodyStyle = BodyStyle { raw: false, pretty: true };
+
+/// The two files of a classic capture.
+pub struct Classic {
+    client: Sink,
+    server: Sink,
+}
+
+impl Classic {
+    /// Opens both files; errors name `client_file` or `server_file`.
+    pub fn open(
+        client: &Path,
+        server: &Path,
+        append: bool,
+        host: &Host,
+    ) -> Result<Self, ConfigError> {
+        Ok(Classic {
+            client: Sink::open("client_file", client, append, host.clone())?,
+            server: Sink::open("server_file", server, append, host.clone())?,
+        })
+    }
+}
+
+impl Store for Classic {
+    fn message(&mut self, message: &Message<'_>) {
+        let sink = match message.direction() {
+            Direction::ClientToServer => &mut self.client,
+            Direction::ServerToClient => &mut self.server,
+        };
+        sink.write(|out| body::write_body(out, message, STYLE));
+    }
+
+    fn flush(&mut self) {
+        self.client.flush();
+        self.server.flush();
+    }
+}

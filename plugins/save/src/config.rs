@@ -1,0 +1,82 @@
+//! The save plugin's settings and the files they name.
+
+use std::path::PathBuf;
+
+use ctiproxy_plugin_api::ConfigError;
+use serde::Deserialize;
+
+/// `[[pipeline]] plugin = "save"` and its keys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `"classic"` (default) or `"jsonl"`.
+    #[serde(default)]
+    pub format: Format,
+    /// Classic: the file for client → server messages.
+    pub client_file: Option<PathBuf>,
+    /// Classic: the file for server → client messages.
+    pub server_file: Option<PathBuf>,
+    /// JSON lines: the capture file.
+    pub file: Option<PathBuf>,
+    /// Add to existing files instead of truncating them.
+    #[serde(default)]
+    pub append: bool,
+}
+
+/// What the files look like.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// One file per direction, each message pretty-printed with sorted keys (for vimdiff).
+    #[default]
+    Classic,
+    /// One capture file, one JSON object per event, replayable.
+    Jsonl,
+}
+
+/// The files to open: each with the key that named it, for errors.
+#[derive(Debug)]
+pub enum Targets {
+    /// `client_file` and `server_file`.
+    Classic {
+        /// Where client → server messages go.
+        client: PathBuf,
+        /// Where server → client messages go.
+        server: PathBuf,
+    },
+    /// `file`.
+    Jsonl(PathBuf),
+}
+
+impl Config {
+    /// Checks that the keys fit the format.
+    pub fn targets(&self) -> Result<Targets, ConfigError> {
+        match self.format {
+            Format::Classic => {
+                unexpected(&self.file, "file", "jsonl")?;
+                let client = required(&self.client_file, "client_file", "classic")?;
+                let server = required(&self.server_file, "server_file", "classic")?;
+                if client == server {
+                    return Err(ConfigError::at("server_file", "same file as client_file"));
+                }
+                Ok(Targets::Classic { client, server })
+            }
+            Format::Jsonl => {
+                unexpected(&self.client_file, "client_file", "classic")?;
+                unexpected(&self.server_file, "server_file", "classic")?;
+                Ok(Targets::Jsonl(required(&self.file, "file", "jsonl")?))
+            }
+        }
+    }
+}
+
+fn required(path: &Option<PathBuf>, key: &str, format: &str) -> Result<PathBuf, ConfigError> {
+    path.clone().ok_or_else(|| ConfigError::at(key, format!("required with format = \"{format}\"")))
+}
+
+fn unexpected(path: &Option<PathBuf>, key: &str, format: &str) -> Result<(), ConfigError> {
+    match path {
+        Some(_) => Err(ConfigError::at(key, format!("only used with format = \"{format}\""))),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,208 @@
+//! The save plugin, tested in-process with the plugin-api harness, on real files.
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use ctiproxy_plugin_api::abi::{MSG_NO_NEWLINE, MSG_OVERSIZE, MSG_RAW};
+use ctiproxy_plugin_api::harness::Harness;
+use ctiproxy_plugin_api::{CreateError, Direction, Level, Outcome, SessionEnd};
+use ctiproxy_save::Save;
+use tempfile::TempDir;
+
+/// 2019-02-22T14:08:32Z.
+const T0: i64 = 1_550_844_512_000_000;
+
+struct Classic {
+    _dir: TempDir,
+    client: PathBuf,
+    server: PathBuf,
+}
+
+fn classic_files() -> Classic {
+    let dir = tempfile::tempdir().unwrap();
+    let (client, server) = (dir.path().join("client.txt"), dir.path().join("server.txt"));
+    Classic { _dir: dir, client, server }
+}
+
+fn classic(files: &Classic, extra: &str) -> Harness<Save> {
+    let config =
+        format!("client_file = {:?}\nserver_file = {:?}\n{extra}", files.client, files.server);
+    Harness::<Save>::new(&config).unwrap()
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap()
+}
+
+fn config_error(config: &str) -> String {
+    match Harness::<Save>::new(config) {
+        Err(CreateError::Config(err)) => err.to_string(),
+        Err(other) => panic!("expected a config error, got {other}"),
+        Ok(_) => panic!("expected a config error for {config}"),
+    }
+}
+
+#[test]
+fn classic_writes_one_pretty_sorted_file_per_direction() {
+    let files = classic_files();
+    let mut h = classic(&files, "");
+    h.start_session();
+    assert_eq!(h.client(r#"{"commandid": 1, "class": "login_id", "é": "ü"}"#), Outcome::Pass);
+    h.server(r#"{"class":"login_id","capas":{"z":[],"a":{}}}"#);
+    h.client("not json");
+    h.send(Direction::ServerToClient, b"{\"class\":\"getlist\",\"list\":[", MSG_OVERSIZE);
+    h.send(Direction::ClientToServer, b"{\"a\":1}\n{\"b\"", MSG_RAW);
+    h.end_session("client closed");
+    assert_eq!(h.shutdown(), Outcome::Pass);
+
+    assert_eq!(
+        read(&files.client),
+        "{\n    \"class\": \"login_id\",\n    \"commandid\": 1,\n    \"é\": \"ü\"\n}\n\
+         not json\n\
+         {\"a\":1}\n{\"b\"\n"
+    );
+    assert_eq!(
+        read(&files.server),
+        "{\n    \"capas\": {\n        \"a\": {},\n        \"z\": []\n    },\n    \"class\": \"login_id\"\n}\n\
+         [oversize line: 27 bytes, not decoded] {\"class\":\"getlist\",\"list\":[\n"
+    );
+}
+
+#[test]
+fn buffered_writes_reach_the_file_on_each_tick() {
+    let files = classic_files();
+    let mut h = classic(&files, "");
+    h.start_session();
+    h.client(r#"{"class": "keepalive"}"#);
+    assert_eq!(read(&files.client), "", "written before the tick: not buffered?");
+    h.timer_tick();
+    assert_eq!(read(&files.client), "{\n    \"class\": \"keepalive\"\n}\n");
+    h.client(r#"{"class": "x"}"#);
+    h.end_session("client closed");
+    assert!(read(&files.client).ends_with("{\n    \"class\": \"x\"\n}\n"), "session end flushes");
+}
+
+#[test]
+fn files_are_truncated_unless_append_is_set() {
+    let files = classic_files();
+    fs::write(&files.client, "before\n").unwrap();
+    fs::write(&files.server, "before\n").unwrap();
+    let mut h = classic(&files, "append = true");
+    h.client("{}");
+    h.shutdown();
+    assert_eq!(read(&files.client), "before\n{}\n");
+    assert_eq!(read(&files.server), "before\n");
+
+    let mut h = classic(&files, "");
+    h.client("{}");
+    h.shutdown();
+    assert_eq!(read(&files.client), "{}\n");
+    assert_eq!(read(&files.server), "");
+}
+
+#[test]
+fn jsonl_records_every_event_with_timestamps_and_exact_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("capture.jsonl");
+    let mut h = Harness::<Save>::new(&format!("format = \"jsonl\"\nfile = {path:?}")).unwrap();
+    h.set_time(T0);
+    h.start_session();
+    h.set_time(T0 + 1);
+    h.client(r#"{"class": "login_id", "é": 1}"#);
+    h.set_time(T0 + 1_500_000);
+    h.send(Direction::ServerToClient, b"caf\xe9", 0);
+    h.send(Direction::ServerToClient, b"{\"list\":[", MSG_OVERSIZE);
+    h.send(Direction::ClientToServer, b"tail", MSG_RAW | MSG_NO_NEWLINE);
+    h.set_time(T0 + 2_000_000);
+    h.end_session_with(SessionEnd {
+        session_id: 1,
+        timestamp_micros: 0,
+        reason: "client closed",
+        bytes_c2s: 40,
+        bytes_s2c: 20,
+        msgs_c2s: 2,
+        msgs_s2c: 2,
+        reads_c2s: 3,
+        reads_s2c: 1,
+        dropped: 0,
+    });
+    h.shutdown();
+
+    let expected = [
+        r#"{"ts":"2019-02-22T14:08:32.000000Z","ts_us":1550844512000000,"session":1,"event":"start","client":"127.0.0.1:40000","server":"127.0.0.1:5003"}"#,
+        r#"{"ts":"2019-02-22T14:08:32.000001Z","ts_us":1550844512000001,"session":1,"dir":"client","line":"{\"class\": \"login_id\", \"é\": 1}"}"#,
+        r#"{"ts":"2019-02-22T14:08:33.500000Z","ts_us":1550844513500000,"session":1,"dir":"server","line_base64":"Y2Fm6Q=="}"#,
+        r#"{"ts":"2019-02-22T14:08:33.501000Z","ts_us":1550844513501000,"session":1,"dir":"server","line":"{\"list\":[","oversize":true,"len":9}"#,
+        r#"{"ts":"2019-02-22T14:08:33.502000Z","ts_us":1550844513502000,"session":1,"dir":"client","line":"tail","raw":true,"no_newline":true}"#,
+        r#"{"ts":"2019-02-22T14:08:34.000000Z","ts_us":1550844514000000,"session":1,"event":"end","reason":"client closed","bytes_c2s":40,"bytes_s2c":20,"msgs_c2s":2,"msgs_s2c":2,"reads_c2s":3,"reads_s2c":1,"dropped":0}"#,
+    ];
+    assert_eq!(read(&path), expected.join("\n") + "\n");
+}
+
+#[test]
+fn a_write_error_is_reported_once_counted_and_never_stops_the_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = dir.path().join("server.txt");
+    // Every write to /dev/full fails with ENOSPC, like a full disk.
+    let config = format!("client_file = \"/dev/full\"\nserver_file = {server:?}");
+    let mut h = Harness::<Save>::new(&config).unwrap();
+    h.start_session();
+    assert_eq!(h.client(r#"{"class": "a"}"#), Outcome::Pass);
+    assert_eq!(h.timer_tick(), Outcome::Pass);
+    assert_eq!(h.client(r#"{"class": "b"}"#), Outcome::Pass);
+    assert_eq!(h.server(r#"{"class": "c"}"#), Outcome::Pass);
+    assert_eq!(h.timer_tick(), Outcome::Pass);
+    assert_eq!(h.end_session("client closed"), Outcome::Pass);
+    assert_eq!(h.shutdown(), Outcome::Pass);
+
+    assert!(!h.is_poisoned());
+    let errors: Vec<_> = h.logs().into_iter().filter(|(level, _)| *level == Level::Error).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].1.starts_with("client_file: cannot write /dev/full: No space left on device"),
+        "{}",
+        errors[0].1
+    );
+    // One failed flush per tick, session end and shutdown.
+    assert_eq!(h.counter("write_errors"), 4);
+    assert_eq!(read(&server), "{\n    \"class\": \"c\"\n}\n", "the other file keeps working");
+}
+
+#[test]
+fn an_unopenable_file_is_a_config_error_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("missing-dir").join("client.txt");
+    let ok = dir.path().join("server.txt");
+    let err = config_error(&format!("client_file = {bad:?}\nserver_file = {ok:?}"));
+    let expected =
+        format!("client_file: cannot create {}: No such file or directory", bad.display());
+    assert!(err.starts_with(&expected), "{err}");
+
+    let err = config_error(&format!("format = \"jsonl\"\nappend = true\nfile = {bad:?}"));
+    assert!(err.starts_with(&format!("file: cannot open {}:", bad.display())), "{err}");
+}
+
+#[test]
+fn keys_must_fit_the_format() {
+    assert_eq!(
+        config_error(r#"client_file = "/tmp/c""#),
+        r#"server_file: required with format = "classic""#
+    );
+    assert_eq!(
+        config_error(r#"server_file = "/tmp/s""#),
+        r#"client_file: required with format = "classic""#
+    );
+    assert_eq!(
+        config_error("client_file = \"/tmp/c\"\nfile = \"/tmp/f\""),
+        r#"file: only used with format = "jsonl""#
+    );
+    assert_eq!(config_error(r#"format = "jsonl""#), r#"file: required with format = "jsonl""#);
+    assert_eq!(
+        config_error("format = \"jsonl\"\nfile = \"/tmp/f\"\nserver_file = \"/tmp/s\""),
+        r#"server_file: only used with format = "classic""#
+    );
+    assert_eq!(
+        config_error("client_file = \"/tmp/same\"\nserver_file = \"/tmp/same\""),
+        "server_file: same file as client_file"
+    );
+    assert!(config_error(r#"format = "xml""#).starts_with("format: unknown variant `xml`"));
+}

@@ -1,0 +1,61 @@
+//! What follows the header: the message itself, decoded or as it came.
+//!
+//! The save plugin compiles this same file (`#[path]`) for its classic files, so a saved capture
+//! reads exactly like the spy's output without headers.
+
+use std::io::{self, Write};
+
+use ctiproxy_plugin_api::Message;
+
+use crate::sorted_json;
+
+/// How to show a message's content.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyStyle {
+    /// Never decode: bytes as they came.
+    pub raw: bool,
+    /// Indent JSON by 4 spaces.
+    pub pretty: bool,
+}
+
+/// Writes the message and one final `\n`.
+pub fn write_body<W: Write>(
+    out: &mut W,
+    message: &Message<'_>,
+    style: BodyStyle,
+) -> io::Result<()> {
+    if message.is_oversize() {
+        write_oversize(out, message)
+    } else if style.raw || message.is_raw() {
+        write_as_it_came(out, message.bytes())
+    } else if let Some(json) = message.json() {
+        write_json(out, json, style.pretty)
+    } else {
+        write_as_it_came(out, message.bytes())
+    }
+}
+
+/// Oversize lines are not decoded: say so, then show the preview the host kept.
+fn write_oversize<W: Write>(out: &mut W, message: &Message<'_>) -> io::Result<()> {
+    write!(out, "[oversize line: {} bytes, not decoded] ", message.len())?;
+    write_as_it_came(out, message.bytes())
+}
+
+/// A raw TCP read may already end with `\n`; adding another would print a blank line.
+fn write_as_it_came<W: Write>(out: &mut W, bytes: &[u8]) -> io::Result<()> {
+    out.write_all(bytes)?;
+    if bytes.last() == Some(&b'\n') {
+        Ok(())
+    } else {
+        out.write_all(b"\n")
+    }
+}
+
+fn write_json<W: Write>(out: &mut W, json: &serde_json::Value, pretty: bool) -> io::Result<()> {
+    if pretty {
+        sorted_json::write_pretty(&mut *out, json)?;
+    } else {
+        sorted_json::write_compact(&mut *out, json)?;
+    }
+    out.write_all(b"\n")
+}

@@ -1,0 +1,49 @@
+//! The spy's settings: the keys of its `[[pipeline]]` table.
+
+use serde::Deserialize;
+
+/// `[[pipeline]] plugin = "spy"` and its keys; every key is optional.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Indent JSON by 4 spaces, one key per line (`--pretty-print`).
+    pub pretty: bool,
+    /// Print every message's bytes as they came, without decoding (`--raw`).
+    pub raw: bool,
+    /// Show client → server messages (`--no-client` turns it off).
+    pub client: bool,
+    /// Show server → client messages (`--no-server` turns it off).
+    pub server: bool,
+    /// When to colour the direction headers.
+    pub color: ColorMode,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { pretty: false, raw: false, client: true, server: true, color: ColorMode::Auto }
+    }
+}
+
+/// `color = "auto" | "always" | "never"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorMode {
+    /// Colour only when the output is a terminal.
+    #[default]
+    Auto,
+    /// Always colour, e.g. when piping into `less -R`.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl ColorMode {
+    /// Whether to colour, given whether the output is a terminal.
+    pub fn enabled(self, output_is_terminal: bool) -> bool {
+        match self {
+            ColorMode::Auto => output_is_terminal,
+            ColorMode::Always => true,
+            ColorMode::Never => false,
+        }
+    }
+}

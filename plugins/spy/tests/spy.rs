@@ -1,0 +1,192 @@
+//! The spy plugin, tested in-process with the plugin-api harness.
+use chrono::{DateTime, Local};
+use ctiproxy_plugin_api::abi::{MSG_OVERSIZE, MSG_RAW};
+use ctiproxy_plugin_api::harness::{Harness, START_MICROS};
+use ctiproxy_plugin_api::{CreateError, Direction, Outcome};
+use ctiproxy_spy::Spy;
+
+const T: i64 = START_MICROS + 123_456;
+
+/// The classic header for a message received at `unix_micros`, derived with chrono's own
+/// formatting so the plugin's fast path is checked against it.
+fn header(unix_micros: i64, label: &str) -> String {
+    let local = DateTime::from_timestamp_micros(unix_micros).unwrap().with_timezone(&Local);
+    format!("    {} {label}\n", local.format("%H:%M:%S%.6f"))
+}
+
+fn spy(config: &str) -> Harness<Spy> {
+    let mut h = Harness::<Spy>::new(config).unwrap();
+    h.start_session();
+    h
+}
+
+/// Feeds one client line at time `T` and returns what was printed.
+fn print_client(h: &mut Harness<Spy>, line: &str) -> String {
+    h.set_time(T);
+    assert_eq!(h.client(line), Outcome::Pass);
+    h.take_output()
+}
+
+#[test]
+fn prints_the_classic_header_and_compact_json_with_sorted_keys() {
+    let mut h = spy("");
+    let out = print_client(&mut h, r#"{"class":"getlist","tid":3,"a":{"z":[1,2],"b":null}}"#);
+    assert_eq!(
+        out,
+        header(T, "Client > Server")
+            + r#"{"a": {"b": null, "z": [1, 2]}, "class": "getlist", "tid": 3}"#
+            + "\n"
+    );
+}
+
+#[test]
+fn server_messages_get_the_server_header() {
+    let mut h = spy("");
+    h.set_time(T);
+    h.server(r#"{"class":"login_id"}"#);
+    assert_eq!(h.take_output(), header(T, "Server > Client") + "{\"class\": \"login_id\"}\n");
+}
+
+#[test]
+fn pretty_indents_by_four_spaces_with_sorted_keys() {
+    let mut h = spy("pretty = true");
+    let out = print_client(&mut h, r#"{"tid":3,"class":"x","list":[true,{"b":1,"a":2}]}"#);
+    let expected = r#"{
+    "class": "x",
+    "list": [
+        true,
+        {
+            "a": 2,
+            "b": 1
+        }
+    ],
+    "tid": 3
+}
+"#;
+    assert_eq!(out, header(T, "Client > Server") + expected);
+}
+
+#[test]
+fn non_ascii_is_printed_as_utf8() {
+    let mut h = spy("");
+    let out = print_client(&mut h, r#"{"longname":"Bient\u00f4t de retour"}"#);
+    assert!(out.ends_with("{\"longname\": \"Bientôt de retour\"}\n"), "{out}");
+}
+
+#[test]
+fn a_line_that_is_not_json_prints_as_it_came() {
+    let mut h = spy("pretty = true");
+    let out = print_client(&mut h, "hello {not json");
+    assert_eq!(out, header(T, "Client > Server") + "hello {not json\n");
+}
+
+#[test]
+fn invalid_utf8_prints_the_exact_bytes() {
+    let mut h = spy("");
+    h.set_time(T);
+    h.send(Direction::ServerToClient, b"caf\xe9", 0);
+    let mut expected = header(T, "Server > Client").into_bytes();
+    expected.extend_from_slice(b"caf\xe9\n");
+    // take_output is lossy; compare the bytes through the same lossy conversion.
+    assert_eq!(h.take_output(), String::from_utf8_lossy(&expected));
+}
+
+#[test]
+fn raw_mode_prints_json_undecoded() {
+    let mut h = spy("raw = true");
+    let line = r#"{"z": 1,   "a":2}"#;
+    assert_eq!(print_client(&mut h, line), header(T, "Client > Server") + line + "\n");
+}
+
+#[test]
+fn a_raw_read_prints_as_it_came_without_doubling_its_newline() {
+    let mut h = spy("");
+    h.set_time(T);
+    h.send(Direction::ClientToServer, b"{\"b\":1}\n{\"a\"", MSG_RAW);
+    assert_eq!(h.take_output(), header(T, "Client > Server") + "{\"b\":1}\n{\"a\"\n");
+    h.set_time(T);
+    h.send(Direction::ClientToServer, b"{\"b\":1}\n", MSG_RAW);
+    assert_eq!(h.take_output(), header(T, "Client > Server") + "{\"b\":1}\n");
+}
+
+#[test]
+fn an_oversize_line_is_announced_with_its_length_and_preview() {
+    let mut h = spy("");
+    h.set_time(T);
+    h.send(Direction::ServerToClient, b"{\"class\":\"getlist\",\"list\":[", MSG_OVERSIZE);
+    assert_eq!(
+        h.take_output(),
+        header(T, "Server > Client")
+            + "[oversize line: 27 bytes, not decoded] {\"class\":\"getlist\",\"list\":[\n"
+    );
+}
+
+#[test]
+fn direction_switches_hide_one_side_but_always_pass() {
+    let mut h = spy("client = false");
+    assert_eq!(h.client("{}"), Outcome::Pass);
+    assert_eq!(h.take_output(), "");
+    h.server("{}");
+    assert!(h.take_output().contains("Server > Client"));
+
+    let mut h = spy("server = false");
+    assert_eq!(h.server("{}"), Outcome::Pass);
+    assert_eq!(h.take_output(), "");
+    h.client("{}");
+    assert!(h.take_output().contains("Client > Server"));
+}
+
+#[test]
+fn colour_only_on_a_terminal_by_default() {
+    let mut h = Harness::<Spy>::on_terminal("").unwrap();
+    h.client("{}");
+    h.server("{}");
+    let out = h.take_output();
+    assert!(out.starts_with("    \x1b[36m"), "{out:?}");
+    assert!(out.contains("Client > Server\x1b[0m\n{}\n"), "{out:?}");
+    assert!(out.contains("    \x1b[33m"), "{out:?}");
+    assert!(out.contains("Server > Client\x1b[0m\n"), "{out:?}");
+
+    let mut h = spy("");
+    h.client("{}");
+    assert!(!h.take_output().contains('\x1b'));
+}
+
+#[test]
+fn colour_always_and_never_override_the_terminal_check() {
+    let mut h = spy(r#"color = "always""#);
+    h.client("{}");
+    assert!(h.take_output().contains("\x1b[36m"));
+
+    let mut h = Harness::<Spy>::on_terminal(r#"color = "never""#).unwrap();
+    h.client("{}");
+    assert!(!h.take_output().contains('\x1b'));
+}
+
+#[test]
+fn a_second_session_adds_the_session_suffix_to_every_header() {
+    let mut h = spy("");
+    h.set_time(T);
+    h.client("{}");
+    assert_eq!(h.take_output(), header(T, "Client > Server") + "{}\n");
+
+    h.start_session();
+    h.set_time(T);
+    h.client("{}");
+    assert_eq!(h.take_output(), header(T, "Client > Server [session 2]") + "{}\n");
+    h.set_time(T);
+    h.send(Direction::ServerToClient, b"{}", 0);
+    assert_eq!(h.take_output(), header(T, "Server > Client [session 2]") + "{}\n");
+}
+
+#[test]
+fn bad_settings_are_config_errors_naming_the_key() {
+    let Err(CreateError::Config(err)) = Harness::<Spy>::new(r#"color = "sometimes""#) else {
+        panic!("expected a config error");
+    };
+    assert_eq!(err.path, "color");
+    let Err(CreateError::Config(err)) = Harness::<Spy>::new("prety = true") else {
+        panic!("expected a config error");
+    };
+    assert!(err.message.contains("unknown field `prety`"), "{err}");
+}

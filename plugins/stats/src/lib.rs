@@ -1,0 +1,160 @@
+//! The stats plugin: what the classic `ctistat` reported, and more, per session and in total.
+//!
+//! - Messages per class and direction, most frequent first (`show = "msg"`, `ctistat --msg`).
+//! - Network figures (`show = "network"`, `ctistat --network`): running time, application bytes,
+//!   estimated packets (one per TCP read) and wire bytes (+50 header bytes per read), rates.
+//! - With `show = "all"` (the default) both, plus messages per second, request → reply latency
+//!   per class (a server `replyid` answering a client `commandid`), oversize and dropped counts.
+//!
+//! A report is printed when each session ends (`per_session = true`), and totals at shutdown when
+//! there was more than one session, or only the totals with `per_session = false`. As text with
+//! aligned columns or as one JSON object per line (`format = "json"`, keys in README.md). Every
+//! time is a receive timestamp, never the time of printing.
+
+mod config;
+mod figures;
+pub mod latency;
+mod report;
+
+use std::collections::HashMap;
+
+use ctiproxy_plugin_api::{
+    export_plugin, ConfigError, Direction, Host, Message, Plugin, SessionEnd, SessionStart, Verdict,
+};
+
+pub use config::{Config, OutputFormat, Show};
+use figures::Figures;
+use latency::{id_text, Pending};
+use report::{Report, Scope};
+
+/// Requests remembered while awaiting their reply, across sessions.
+pub const MAX_PENDING_REQUESTS: usize = 65_536;
+
+/// A session in progress.
+#[derive(Debug, Default)]
+struct Session {
+    client: String,
+    server: String,
+    figures: Figures,
+}
+
+/// Collects statistics and prints reports.
+pub struct Stats {
+    host: Host,
+    config: Config,
+    open: HashMap<u64, Session>,
+    pending: Pending,
+    totals: Figures,
+    sessions_ended: u64,
+    /// The latest time known, ticks included: the end of sessions still open at shutdown.
+    now_us: i64,
+}
+
+impl Stats {
+    fn session(&mut self, id: u64) -> &mut Session {
+        self.open.entry(id).or_default()
+    }
+
+    fn track_latency(&mut self, message: &Message<'_>) {
+        let Some(json) = message.json() else {
+            return;
+        };
+        let session = message.session_id();
+        let ts = message.timestamp_micros();
+        match message.direction() {
+            Direction::ClientToServer => {
+                if let Some(id) = json.get("commandid").and_then(id_text) {
+                    let class = message.class().unwrap_or("(no class)");
+                    self.pending.insert(session, id, ts, class);
+                }
+            }
+            Direction::ServerToClient => {
+                let Some(id) = json.get("replyid").and_then(id_text) else {
+                    return;
+                };
+                if let Some((class, sent)) = self.pending.take(session, id) {
+                    self.session(session).figures.latency.record(&class, ts - sent);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, id: u64, reason: &str, session: Session) {
+        self.pending.forget(id);
+        if self.config.per_session {
+            let scope =
+                Scope::Session { id, client: &session.client, server: &session.server, reason };
+            self.print(&Report::new(scope, &session.figures, self.config.show));
+        }
+        self.totals.merge(&session.figures);
+        self.sessions_ended += 1;
+    }
+
+    fn print(&self, report: &Report<'_>) {
+        let text = match self.config.format {
+            OutputFormat::Text => report.to_text(),
+            OutputFormat::Json => report.to_json_line(),
+        };
+        self.host.print(text.as_bytes());
+    }
+}
+
+impl Plugin for Stats {
+    const NAME: &'static str = "stats";
+    const DESCRIPTION: &'static str =
+        "Message, network and latency statistics, per session and in total.";
+    type Config = Config;
+
+    fn new(config: Config, host: Host) -> Result<Self, ConfigError> {
+        Ok(Stats {
+            host,
+            config,
+            open: HashMap::new(),
+            pending: Pending::new(MAX_PENDING_REQUESTS),
+            totals: Figures::default(),
+            sessions_ended: 0,
+            now_us: 0,
+        })
+    }
+
+    fn on_session_start(&mut self, start: &SessionStart<'_>) {
+        self.now_us = self.now_us.max(start.timestamp_micros);
+        let session = self.session(start.session_id);
+        session.client = start.client_addr.to_owned();
+        session.server = start.server_addr.to_owned();
+        session.figures.stretch(start.timestamp_micros);
+    }
+
+    fn on_message(&mut self, message: &Message<'_>) -> Verdict {
+        self.now_us = self.now_us.max(message.timestamp_micros());
+        self.session(message.session_id()).figures.count_message(message);
+        self.track_latency(message);
+        Verdict::Pass
+    }
+
+    fn on_session_end(&mut self, end: &SessionEnd<'_>) {
+        self.now_us = self.now_us.max(end.timestamp_micros);
+        let mut session = self.open.remove(&end.session_id).unwrap_or_default();
+        session.figures.apply_end(end);
+        self.finish(end.session_id, end.reason, session);
+    }
+
+    fn on_tick(&mut self, now_micros: i64) {
+        self.now_us = self.now_us.max(now_micros);
+    }
+
+    fn on_shutdown(&mut self) {
+        let mut open: Vec<(u64, Session)> = self.open.drain().collect();
+        open.sort_by_key(|(id, _)| *id);
+        for (id, mut session) in open {
+            session.figures.stretch(self.now_us);
+            self.finish(id, "still open at shutdown", session);
+        }
+        if self.sessions_ended > 1 || !self.config.per_session {
+            let scope = Scope::Total { sessions: self.sessions_ended };
+            self.print(&Report::new(scope, &self.totals, self.config.show));
+        }
+    }
+}
+
+export_plugin!(Stats);
