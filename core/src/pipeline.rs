@@ -279,12 +279,13 @@ fn build_stage(
             ))
         }
     };
-    let file = match table.remove("file") {
+    // `library`, not `file`: plugins such as save use `file` for their own settings.
+    let file = match table.remove("library") {
         Some(toml::Value::String(file)) => Some(std::path::PathBuf::from(file)),
         Some(_) => {
             return Err(config.pipeline_error(
                 index,
-                "file",
+                "library",
                 "must be a string, a library path".into(),
             ))
         }

@@ -9,6 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+#[allow(unused_imports)]
 pub use ctiproxy::demo::{parse_script, play, start_client, start_server, Step, Transcript};
 
 /// Longest a test waits for a process before killing it.

@@ -1,0 +1,173 @@
+//! Loader failures, one purpose-built broken library per check, through the real `ctiproxy
+//! check`: each error names the library file and the cause, and nothing listens.
+mod support;
+
+use support::{ctiproxy, lib_path, write_config};
+
+/// Runs `ctiproxy check` on a one-entry pipeline; returns (exit code, stderr).
+fn check(entry: &str, defect: Option<&str>) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!("[proxy]\nserver = \"127.0.0.1:9\"\n\n[[pipeline]]\n{entry}\n"),
+    );
+    let mut cmd = ctiproxy();
+    cmd.arg("check").arg("-c").arg(&config);
+    if let Some(defect) = defect {
+        cmd.env("CTIPROXY_TEST_DEFECT", defect);
+    }
+    let out = cmd.output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn assert_fails_naming(entry: &str, defect: Option<&str>, file_stem: &str, cause: &str) {
+    let (code, stderr) = check(entry, defect);
+    assert_eq!(code, Some(1), "{stderr}");
+    let file = lib_path(file_stem);
+    assert!(
+        stderr.contains(&file.display().to_string()),
+        "error must name {}:\n{stderr}",
+        file.display()
+    );
+    assert!(stderr.contains(cause), "error must say {cause:?}:\n{stderr}");
+    assert!(
+        stderr.contains("config.toml:5:1: pipeline[0]"),
+        "error must point at the entry:\n{stderr}"
+    );
+}
+
+#[test]
+fn a_library_without_the_entry_symbol_is_not_a_plugin() {
+    assert_fails_naming(
+        "plugin = \"test-nosymbol\"",
+        None,
+        "test_nosymbol",
+        "not a ctiproxy plugin (no `ctiproxy_plugin_v1` entry symbol)",
+    );
+}
+
+#[test]
+fn an_explicit_library_path_is_checked_the_same_way() {
+    let entry =
+        format!("plugin = \"x\"\nlibrary = {:?}", lib_path("test_nosymbol").display().to_string());
+    assert_fails_naming(&entry, None, "test_nosymbol", "not a ctiproxy plugin");
+}
+
+#[test]
+fn a_descriptor_for_another_abi_is_refused() {
+    assert_fails_naming(
+        "plugin = \"test-defective\"",
+        Some("abi"),
+        "test_defective",
+        "built for plugin ABI 2, this host supports ABI 1",
+    );
+}
+
+#[test]
+fn a_plugin_list_for_another_abi_is_refused() {
+    assert_fails_naming(
+        "plugin = \"test-defective\"",
+        Some("list-abi"),
+        "test_defective",
+        "built for plugin ABI 7",
+    );
+}
+
+#[test]
+fn a_short_descriptor_is_refused() {
+    assert_fails_naming(
+        "plugin = \"test-defective\"",
+        Some("size"),
+        "test_defective",
+        "descriptor is 16 bytes",
+    );
+}
+
+#[test]
+fn a_wrong_layout_hash_is_refused() {
+    assert_fails_naming(
+        "plugin = \"test-defective\"",
+        Some("layout"),
+        "test_defective",
+        "layout hash",
+    );
+}
+
+#[test]
+fn a_missing_function_is_refused() {
+    assert_fails_naming(
+        "plugin = \"test-defective\"",
+        Some("nofn"),
+        "test_defective",
+        "required function `on_event` is missing",
+    );
+}
+
+#[test]
+fn a_panic_abort_build_is_refused() {
+    assert_fails_naming(
+        "plugin = \"test-defective\"",
+        Some("abort"),
+        "test_defective",
+        "panic = \"abort\"",
+    );
+}
+
+#[test]
+fn a_name_that_is_not_utf8_is_refused() {
+    assert_fails_naming(
+        "plugin = \"test-defective\"",
+        Some("utf8"),
+        "test_defective",
+        "`name` is not valid UTF-8",
+    );
+}
+
+#[test]
+fn a_panic_in_create_is_contained_and_reported() {
+    assert_fails_naming(
+        "plugin = \"panic-create\"",
+        None,
+        "test_faulty",
+        "panicked in create: deliberate panic in create",
+    );
+}
+
+#[test]
+fn a_rejected_config_is_shown_against_its_key() {
+    let (code, stderr) = check("plugin = \"reject-config\"\nmode = \"loud\"", None);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(
+            "config.toml:6:1: pipeline[0] (reject-config).mode: \"loud\" is not a mode; use \"ok\""
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_good_pipeline_checks_ok_without_listening() {
+    let out = {
+        let dir = tempfile::tempdir().unwrap();
+        // Port 1 is privileged: `check` would fail if it tried to bind it.
+        let text = "[proxy]\nlisten = \"127.0.0.1:1\"\nserver = \"127.0.0.1:9\"\n\n[[pipeline]]\nplugin = \"spy\"\n\n[[pipeline]]\nplugin = \"reject-config\"\nmode = \"ok\"\n";
+        let config = write_config(dir.path(), text);
+        ctiproxy().arg("check").arg("-c").arg(&config).output().unwrap()
+    };
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("OK, pipeline: spy > reject-config"));
+}
+
+#[test]
+fn plugins_lists_name_version_description_and_file() {
+    let out = ctiproxy().arg("plugins").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    let spy_line = stdout.lines().find(|l| l.starts_with("spy ")).expect("spy listed");
+    assert!(spy_line.contains(env!("CARGO_PKG_VERSION")), "{spy_line}");
+    assert!(stdout.contains(&lib_path("spy").display().to_string()), "{stdout}");
+    assert!(
+        stdout.contains("NOT LOADED: plugin #0 (defective): built for plugin ABI 2"),
+        "{stdout}"
+    );
+}

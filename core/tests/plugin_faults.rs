@@ -1,0 +1,100 @@
+//! Faulty plugins at run time through the real proxy: a plugin that panics on every message is
+//! disabled, logged once, and neither the wire nor the other plugins notice; a stalled pipeline
+//! with `overflow = "drop"` never slows the traffic and reports what it missed.
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::thread;
+
+use ctiproxy_plugin_api::Direction;
+use support::{ctiproxy, play, proxy_config, session_steps, start_server, write_config, Running};
+
+fn start(
+    server: std::net::SocketAddr,
+    extra: &str,
+    pipeline: &str,
+) -> (tempfile::TempDir, Running) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &proxy_config(server, extra, pipeline));
+    let proxy = Running::start({
+        let mut cmd = ctiproxy();
+        cmd.arg("run").arg("-c").arg(&config);
+        cmd
+    });
+    (dir, proxy)
+}
+
+#[test]
+fn a_panicking_plugin_is_isolated() {
+    let steps = session_steps();
+    let (server_addr, server) = start_server(steps.clone()).unwrap();
+    let capture_dir = tempfile::tempdir().unwrap();
+    let capture = capture_dir.path().join("capture.jsonl");
+    let pipeline = format!(
+        "[[pipeline]]\nplugin = \"panic-message\"\n\n[[pipeline]]\nplugin = \"save\"\nformat = \"jsonl\"\nfile = {:?}\n",
+        capture.display().to_string()
+    );
+    let (_dir, proxy) = start(server_addr, "", &pipeline);
+    let client =
+        play(TcpStream::connect(proxy.addr()).unwrap(), &steps, Direction::ClientToServer).unwrap();
+    let server = server.join().unwrap().unwrap();
+    assert_eq!(client.sent, server.received, "client → server bytes exact");
+    assert_eq!(server.sent, client.received, "server → client bytes exact");
+    let done = proxy.finish();
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_eq!(
+        done.stderr.matches("Plugin panicked: deliberate panic in on_message").count(),
+        1,
+        "{}",
+        done.stderr
+    );
+    let skipped = steps.len() - 1 + 2; // later messages, session end, shutdown
+    assert!(
+        done.stderr.contains(&format!("disabled after a panic and missed {skipped} events")),
+        "{}",
+        done.stderr
+    );
+    let saved = std::fs::read_to_string(&capture).unwrap();
+    let lines = saved.lines().filter(|l| l.contains("\"line\"")).count();
+    assert_eq!(lines, steps.len(), "the plugin after the panicking one saw every message");
+}
+
+#[test]
+fn a_stalled_pipeline_with_drop_overflow_never_slows_the_wire_and_counts_drops() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut received = Vec::new();
+        stream.read_to_end(&mut received).unwrap();
+        received
+    });
+    let pipeline = "[[pipeline]]\nplugin = \"stall\"\nmillis = 20\n\n[[pipeline]]\nplugin = \"stats\"\nshow = \"all\"\n";
+    let (_dir, proxy) = start(server_addr, "queue = 2\noverflow = \"drop\"", pipeline);
+    let data: Vec<u8> = (0..300)
+        .flat_map(|n| format!("{{\"class\":\"burst\",\"n\":{n}}}\n").into_bytes())
+        .collect();
+    let mut client = TcpStream::connect(proxy.addr()).unwrap();
+    for chunk in data.chunks(512) {
+        client.write_all(chunk).unwrap();
+    }
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).unwrap();
+    assert!(server.join().unwrap() == data, "every byte forwarded");
+    let done = proxy.finish();
+    assert!(done.status.success(), "{}", done.stderr);
+    let dropped_line = done
+        .stderr
+        .lines()
+        .find(|l| l.contains("were forwarded but not analysed"))
+        .expect(&done.stderr);
+    let dropped: u64 = dropped_line.split_whitespace().find_map(|w| w.parse().ok()).unwrap();
+    assert!(dropped > 0 && dropped < 300, "{dropped_line}");
+    assert!(
+        done.stdout.contains(&format!("Dropped (queue full): {dropped}")),
+        "stats report the same count:\n{}",
+        done.stdout
+    );
+}
