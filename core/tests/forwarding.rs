@@ -42,12 +42,15 @@ fn digest(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
+/// Per connection: (client id, bytes received, bytes sent).
+type ServerLog = Vec<(usize, Vec<u8>, Vec<u8>)>;
+
 /// A server that, per connection, reads the client's first line, then sends its own payload
 /// while reading the rest; returns (client id, what it received, what it sent).
 fn start_echoless_server(
     connections: usize,
     seed: u64,
-) -> (SocketAddr, thread::JoinHandle<Vec<(usize, Vec<u8>, Vec<u8>)>>) {
+) -> (SocketAddr, thread::JoinHandle<ServerLog>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let handle = thread::spawn(move || {
