@@ -45,6 +45,7 @@
 #![warn(missing_docs)]
 
 pub mod abi;
+pub mod body;
 pub mod error;
 mod export;
 pub mod harness;
@@ -53,6 +54,7 @@ pub mod instance;
 pub mod message;
 pub mod plugin;
 pub mod services;
+pub mod sorted_json;
 pub mod vtable;
 
 pub use error::{ConfigError, CreateError, DescriptorError};

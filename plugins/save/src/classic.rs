@@ -5,9 +5,9 @@ use std::path::Path;
 
 use ctiproxy_plugin_api::{ConfigError, Direction, Host, Message};
 
-use crate::body::{self, BodyStyle};
 use crate::sink::Sink;
 use crate::Store;
+use ctiproxy_plugin_api::body::{self, BodyStyle};
 
 /// JSON indented by 4 spaces with sorted keys; anything else as it came.
 const STYLE: BodyStyle = BodyStyle { raw: false, pretty: true };

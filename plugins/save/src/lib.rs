@@ -16,13 +16,6 @@ mod config;
 mod jsonl;
 mod sink;
 
-// The spy's message rendering, compiled here too: a plugin crate cannot depend on another
-// plugin crate (both would export the `ctiproxy_plugin_v1` symbol).
-#[path = "../../spy/src/body.rs"]
-mod body;
-#[path = "../../spy/src/sorted_json.rs"]
-mod sorted_json;
-
 use ctiproxy_plugin_api::{
     export_plugin, ConfigError, Host, Message, Plugin, SessionEnd, SessionStart, Verdict,
 };

@@ -10,18 +10,16 @@
 //! that is not JSON, and every message in `raw` mode, is printed as it came. Settings are in
 //! [`Config`].
 
-mod body;
 mod config;
 mod header;
 mod sessions;
-mod sorted_json;
 
 use ctiproxy_plugin_api::{
     export_plugin, ConfigError, Direction, Host, Message, Plugin, SessionStart, Verdict,
 };
 
-use body::BodyStyle;
 pub use config::{ColorMode, Config};
+use ctiproxy_plugin_api::body::{self, BodyStyle};
 use header::{HeaderStyle, LocalClock};
 use sessions::SessionTracker;
 

@@ -5,8 +5,8 @@
 //! Messages are parsed with `preserve_order` (so filters keep the sender's key order), hence the
 //! sorting here. It borrows the parsed value and sorts references to its keys: nothing is cloned.
 //!
-//! The save plugin compiles this same file (`#[path]`): a plugin crate cannot depend on another
-//! plugin crate, because both export the same `ctiproxy_plugin_v1` entry symbol.
+//! It lives here, not in the spy, because plugins share it (spy, save) and a plugin crate cannot
+//! depend on another plugin crate: both would export the same `ctiproxy_plugin_v1` symbol.
 
 use std::io;
 

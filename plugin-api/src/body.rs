@@ -1,13 +1,12 @@
-//! What follows the header: the message itself, decoded or as it came.
-//!
-//! The save plugin compiles this same file (`#[path]`) for its classic files, so a saved capture
-//! reads exactly like the spy's output without headers.
+//! A message shown to a human: decoded JSON with sorted keys (compact or pretty), or the bytes as
+//! they came when it is not JSON, is a raw read or is oversize. The spy prints it under its
+//! headers and the save plugin writes it to its classic files, so a saved capture reads exactly
+//! like the spy's output.
 
 use std::io::{self, Write};
 
-use ctiproxy_plugin_api::Message;
-
 use crate::sorted_json;
+use crate::Message;
 
 /// How to show a message's content.
 #[derive(Debug, Clone, Copy)]
