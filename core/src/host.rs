@@ -15,6 +15,7 @@ pub type Sink = Box<dyn Write + Send>;
 pub struct ProxyHost {
     out: Mutex<io::BufWriter<Sink>>,
     terminal: bool,
+    check_only: bool,
     counters: Mutex<BTreeMap<(String, String), u64>>,
 }
 
@@ -34,8 +35,15 @@ impl ProxyHost {
         ProxyHost {
             out: Mutex::new(io::BufWriter::with_capacity(64 * 1024, sink)),
             terminal,
+            check_only: false,
             counters: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Marks the host as checking only: plugins validate but create nothing (`ctiproxy check`).
+    pub fn check_only(mut self) -> Self {
+        self.check_only = true;
+        self
     }
 
     /// Pushes buffered output out; called whenever the pipeline has nothing queued.
@@ -72,5 +80,9 @@ impl HostServices for ProxyHost {
 
     fn output_is_terminal(&self) -> bool {
         self.terminal
+    }
+
+    fn check_only(&self) -> bool {
+        self.check_only
     }
 }

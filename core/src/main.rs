@@ -126,7 +126,7 @@ fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    match app::build(&config, Arc::new(ProxyHost::stdout())) {
+    match app::build(&config, Arc::new(ProxyHost::stdout().check_only())) {
         Ok(pipeline) => {
             println!("{}: OK, pipeline: {}", path.display(), pipeline.labels().join(" > "));
             Ok(ExitCode::SUCCESS)

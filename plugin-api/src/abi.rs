@@ -90,6 +90,9 @@ pub const LOG_DEBUG: u32 = 4;
 
 /// Host flag: the host's user output (stdout) is a terminal, so colour is welcome.
 pub const HOST_OUTPUT_IS_TERMINAL: u32 = 1;
+/// Host flag: the pipeline is only being checked (`ctiproxy check`) and will never run. Validate
+/// the settings, but create no file, open no connection, start no thread.
+pub const HOST_CHECK_ONLY: u32 = 1 << 1;
 
 /// A borrowed byte string: `ptr` to `len` bytes, not NUL-terminated, not necessarily UTF-8.
 #[repr(C)]

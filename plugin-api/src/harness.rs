@@ -46,6 +46,7 @@ struct Capture {
     logs: Mutex<Vec<(Level, String)>>,
     counters: Mutex<BTreeMap<String, u64>>,
     terminal: bool,
+    check_only: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -64,6 +65,9 @@ impl HostServices for Capture {
     }
     fn output_is_terminal(&self) -> bool {
         self.terminal
+    }
+    fn check_only(&self) -> bool {
+        self.check_only
     }
 }
 
@@ -94,14 +98,23 @@ impl<P: Plugin> Harness<P> {
         Self::build(config_toml, true)
     }
 
+    /// Builds the plugin as `ctiproxy check` does: the host says it will never run.
+    pub fn check_only(config_toml: &str) -> Result<Self, CreateError> {
+        Self::with_capture(config_toml, Capture { check_only: true, ..Capture::default() })
+    }
+
     fn build(config_toml: &str, terminal: bool) -> Result<Self, CreateError> {
+        Self::with_capture(config_toml, Capture { terminal, ..Capture::default() })
+    }
+
+    fn with_capture(config_toml: &str, capture: Capture) -> Result<Self, CreateError> {
         let json = toml_to_json(config_toml).map_err(CreateError::Config)?;
         let desc: &'static _ = Box::leak(Box::new(descriptor::<P>("harness")));
         #[allow(unsafe_code)]
         // SAFETY: a live descriptor built by this crate, leaked so it lives forever.
         let vtable = unsafe { Vtable::from_descriptor(desc) }
             .map_err(|e| CreateError::Failed(e.to_string()))?;
-        let capture = Arc::new(Capture { terminal, ..Capture::default() });
+        let capture = Arc::new(capture);
         let instance = Instance::create(&vtable, capture.clone(), P::NAME, &json)?;
         Ok(Harness { instance, capture, session_id: 0, clock: START_MICROS, _plugin: PhantomData })
     }

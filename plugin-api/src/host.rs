@@ -124,6 +124,12 @@ impl Host {
         self.api().flags & abi::HOST_OUTPUT_IS_TERMINAL != 0
     }
 
+    /// True when the pipeline is only being checked (`ctiproxy check`): validate settings, but
+    /// create no file, open no connection, start no thread. The instance gets no events.
+    pub fn is_check_only(&self) -> bool {
+        self.api().flags & abi::HOST_CHECK_ONLY != 0
+    }
+
     /// This instance's label in the pipeline, e.g. `pipeline[2] (spy)`.
     pub fn instance_name(&self) -> &str {
         // SAFETY: the host keeps the name alive as long as the HostApi; it is UTF-8 because the

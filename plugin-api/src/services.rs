@@ -24,6 +24,10 @@ pub trait HostServices: Send + Sync + 'static {
     fn output_is_terminal(&self) -> bool {
         false
     }
+    /// Whether the pipeline is only being checked and will never run.
+    fn check_only(&self) -> bool {
+        false
+    }
 }
 
 struct Ctx {
@@ -46,7 +50,13 @@ impl HostTable {
         // The name must outlive any pointer the plugin keeps; instances are created once per
         // pipeline, so leaking their short labels is the simple, sound choice.
         let instance: &'static str = Box::leak(instance.to_owned().into_boxed_str());
-        let flags = if services.output_is_terminal() { abi::HOST_OUTPUT_IS_TERMINAL } else { 0 };
+        let mut flags = 0;
+        if services.output_is_terminal() {
+            flags |= abi::HOST_OUTPUT_IS_TERMINAL;
+        }
+        if services.check_only() {
+            flags |= abi::HOST_CHECK_ONLY;
+        }
         let mut ctx = Box::new(Ctx { services, instance });
         let api = Box::new(HostApi {
             struct_size: std::mem::size_of::<HostApi>() as u32,

@@ -1,7 +1,7 @@
 //! An output file that never panics and never goes silent: writes are buffered, failures are
 //! reported once per episode and counted, and the proxy keeps forwarding whatever happens.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,7 @@ use ctiproxy_plugin_api::{ConfigError, Host};
 pub struct Sink {
     key: &'static str,
     path: PathBuf,
-    writer: BufWriter<File>,
+    writer: BufWriter<Box<dyn Write + Send>>,
     host: Host,
     /// Set by a failed write, cleared by the next successful flush: one error log per episode.
     failing: bool,
@@ -25,6 +25,11 @@ impl Sink {
         append: bool,
         host: Host,
     ) -> Result<Self, ConfigError> {
+        if host.is_check_only() {
+            check_writable(key, path, append)?;
+            let writer = BufWriter::new(Box::new(io::sink()) as Box<dyn Write + Send>);
+            return Ok(Sink { key, path: path.to_owned(), writer, host, failing: false });
+        }
         let mut options = OpenOptions::new();
         options.create(true);
         if append {
@@ -36,11 +41,15 @@ impl Sink {
             let verb = if append { "open" } else { "create" };
             ConfigError::at(key, format!("cannot {verb} {}: {e}", path.display()))
         })?;
-        Ok(Sink { key, path: path.to_owned(), writer: BufWriter::new(file), host, failing: false })
+        let writer = BufWriter::new(Box::new(file) as Box<dyn Write + Send>);
+        Ok(Sink { key, path: path.to_owned(), writer, host, failing: false })
     }
 
     /// Runs `write` on the buffered file, reporting a failure.
-    pub fn write(&mut self, write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) {
+    pub fn write(
+        &mut self,
+        write: impl FnOnce(&mut BufWriter<Box<dyn Write + Send>>) -> io::Result<()>,
+    ) {
         let result = write(&mut self.writer);
         self.check(result);
     }
@@ -69,5 +78,28 @@ impl Sink {
                 self.path.display()
             ));
         }
+    }
+}
+
+/// What `ctiproxy check` verifies instead of opening: an existing file can be opened for
+/// appending (never truncated), a new one's directory exists. A check must not destroy a capture.
+fn check_writable(key: &'static str, path: &Path, append: bool) -> Result<(), ConfigError> {
+    let verb = if append { "open" } else { "create" };
+    let fail = |e: String| ConfigError::at(key, format!("cannot {verb} {}: {e}", path.display()));
+    if path.exists() {
+        return OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map(drop)
+            .map_err(|e| fail(e.to_string()));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if parent.is_dir() {
+        Ok(())
+    } else {
+        Err(fail(format!("directory {} does not exist", parent.display())))
     }
 }

@@ -206,3 +206,30 @@ fn keys_must_fit_the_format() {
     );
     assert!(config_error(r#"format = "xml""#).starts_with("format: unknown variant `xml`"));
 }
+
+#[test]
+fn a_check_only_build_neither_truncates_nor_creates_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let existing = dir.path().join("client.txt");
+    std::fs::write(&existing, "precious capture\n").unwrap();
+    let new = dir.path().join("server.txt");
+    let config = format!(
+        "client_file = {:?}\nserver_file = {:?}",
+        existing.display().to_string(),
+        new.display().to_string()
+    );
+    let mut h = Harness::<Save>::check_only(&config).unwrap();
+    h.shutdown();
+    assert_eq!(std::fs::read_to_string(&existing).unwrap(), "precious capture\n");
+    assert!(!new.exists(), "check must not create files");
+}
+
+#[test]
+fn a_check_only_build_still_rejects_a_missing_directory() {
+    let config = "format = \"jsonl\"\nfile = \"/nonexistent-dir/capture.jsonl\"";
+    let Err(CreateError::Config(err)) = Harness::<Save>::check_only(config) else {
+        panic!("expected a config error");
+    };
+    assert_eq!(err.path, "file");
+    assert!(err.message.contains("directory /nonexistent-dir does not exist"), "{err}");
+}
