@@ -262,7 +262,8 @@ impl Config {
     pub fn pipeline_error(&self, index: usize, key: &str, message: String) -> ConfigError {
         let entry = &self.pipeline[index];
         let plugin = entry.get_ref().get("plugin").and_then(|v| v.as_str()).unwrap_or("?");
-        let first = key.split('.').next().unwrap_or("");
+        // An error about the whole entry points at the line naming its plugin.
+        let first = if key.is_empty() { "plugin" } else { key.split('.').next().unwrap_or("") };
         let location = Some(self.source.locate_key(entry.span(), first));
         let key = if key.is_empty() {
             format!("pipeline[{index}] ({plugin})")

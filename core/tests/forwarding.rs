@@ -175,15 +175,13 @@ fn byte_exact_with_random_chunking_and_concurrent_sessions() {
 }
 
 fn run_proxy(server: SocketAddr, extra: &str) -> (tempfile::TempDir, Running) {
-    let dir = tempfile::tempdir().unwrap();
-    let config =
-        write_config(dir.path(), &proxy_config(server, extra, "[[pipeline]]\nplugin = \"spy\"\n"));
-    let proxy = Running::start({
-        let mut cmd = ctiproxy();
-        cmd.arg("run").arg("-c").arg(&config);
-        cmd
-    });
-    (dir, proxy)
+    support::start_proxy(
+        server,
+        extra,
+        "[[pipeline]]
+plugin = \"spy\"
+",
+    )
 }
 
 #[test]

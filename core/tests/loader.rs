@@ -171,3 +171,40 @@ fn plugins_lists_name_version_description_and_file() {
         "{stdout}"
     );
 }
+
+#[test]
+fn plugins_path_in_the_config_is_searched_before_the_executable_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("my-plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let copy = plugins.join(format!(
+        "{}mine{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    std::fs::copy(lib_path("example"), &copy).unwrap();
+    // Relative to the config file, not to the working directory.
+    let config = write_config(dir.path(), "[plugins]\npath = [\"my-plugins\"]\n\n[[pipeline]]\nplugin = \"count-class\"\nclass = \"getlist\"\n");
+    let out = ctiproxy()
+        .env_remove("CTIPROXY_PLUGIN_PATH")
+        .arg("plugins")
+        .arg("-c")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let listed =
+        stdout.lines().skip_while(|l| !l.starts_with("count-class ")).nth(1).unwrap_or_default();
+    assert!(
+        listed.contains(&copy.display().to_string()),
+        "count-class must come from the config's path:\n{stdout}"
+    );
+    let check = ctiproxy()
+        .env_remove("CTIPROXY_PLUGIN_PATH")
+        .arg("check")
+        .arg("-c")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+}

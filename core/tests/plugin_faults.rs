@@ -8,22 +8,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::thread;
 
 use ctiproxy_plugin_api::Direction;
-use support::{ctiproxy, play, proxy_config, session_steps, start_server, write_config, Running};
-
-fn start(
-    server: std::net::SocketAddr,
-    extra: &str,
-    pipeline: &str,
-) -> (tempfile::TempDir, Running) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &proxy_config(server, extra, pipeline));
-    let proxy = Running::start({
-        let mut cmd = ctiproxy();
-        cmd.arg("run").arg("-c").arg(&config);
-        cmd
-    });
-    (dir, proxy)
-}
+use support::{play, session_steps, start_server};
 
 #[test]
 fn a_panicking_plugin_is_isolated() {
@@ -35,7 +20,7 @@ fn a_panicking_plugin_is_isolated() {
         "[[pipeline]]\nplugin = \"panic-message\"\n\n[[pipeline]]\nplugin = \"save\"\nformat = \"jsonl\"\nfile = {:?}\n",
         capture.display().to_string()
     );
-    let (_dir, proxy) = start(server_addr, "", &pipeline);
+    let (_dir, proxy) = support::start_proxy(server_addr, "", &pipeline);
     let client =
         play(TcpStream::connect(proxy.addr()).unwrap(), &steps, Direction::ClientToServer).unwrap();
     let server = server.join().unwrap().unwrap();
@@ -71,7 +56,8 @@ fn a_stalled_pipeline_with_drop_overflow_never_slows_the_wire_and_counts_drops()
         received
     });
     let pipeline = "[[pipeline]]\nplugin = \"stall\"\nmillis = 20\n\n[[pipeline]]\nplugin = \"stats\"\nshow = \"all\"\n";
-    let (_dir, proxy) = start(server_addr, "queue = 2\noverflow = \"drop\"", pipeline);
+    let (_dir, proxy) =
+        support::start_proxy(server_addr, "queue = 2\noverflow = \"drop\"", pipeline);
     let data: Vec<u8> = (0..300)
         .flat_map(|n| format!("{{\"class\":\"burst\",\"n\":{n}}}\n").into_bytes())
         .collect();

@@ -222,3 +222,17 @@ pub fn read_lines(stream: std::net::TcpStream) -> Vec<String> {
 pub fn proxy_config(server: SocketAddr, extra_proxy: &str, pipeline: &str) -> String {
     format!("[proxy]\nlisten = \"127.0.0.1:0\"\nserver = \"{server}\"\n{extra_proxy}\n{pipeline}")
 }
+
+/// Starts `ctiproxy run` on an ephemeral port in front of `server` with `pipeline`; keep the
+/// returned directory (it holds the config) as long as the proxy runs.
+pub fn start_proxy(
+    server: SocketAddr,
+    extra_proxy: &str,
+    pipeline: &str,
+) -> (tempfile::TempDir, Running) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), &proxy_config(server, extra_proxy, pipeline));
+    let mut cmd = ctiproxy();
+    cmd.arg("run").arg("-c").arg(&config);
+    (dir, Running::start(cmd))
+}
