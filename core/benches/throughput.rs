@@ -113,7 +113,7 @@ fn pipeline_only(registry: &Registry, pipeline_text: &str, count: usize) -> Dura
     runtime.block_on(async {
         for n in 0..count {
             let line = data.slice(n * MESSAGE_BYTES..(n + 1) * MESSAGE_BYTES - 1);
-            handle.send_message(Event::line(1, Direction::ServerToClient, 0, line)).await;
+            handle.send_messages(Event::line(1, Direction::ServerToClient, 0, line)).await;
         }
     });
     drop(handle);

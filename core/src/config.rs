@@ -16,8 +16,8 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:50030";
 pub const DEFAULT_SERVER_PORT: u16 = 5003;
 /// Default maximum line length: longer lines are forwarded but not analysed.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
-/// Default number of events between the proxy and the pipeline.
-pub const DEFAULT_QUEUE: usize = 65_536;
+/// Default number of events between the proxy and the pipeline (an event is one read's lines).
+pub const DEFAULT_QUEUE: usize = 8_192;
 
 /// A whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -61,7 +61,7 @@ pub struct ProxyConfig {
     /// Keep serving after a client leaves; sessions may run concurrently.
     #[serde(default, rename = "loop")]
     pub keep_serving: bool,
-    /// Events between the proxy and the pipeline.
+    /// Events between the proxy and the pipeline; an event carries the lines of one read.
     #[serde(default = "default_queue")]
     pub queue: usize,
     /// What to do when the queue is full.

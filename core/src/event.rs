@@ -1,5 +1,6 @@
 //! The events the proxy hands the pipeline through its queue: owned, cheap to move (a message's
-//! bytes are a `Bytes` view of the read buffer, not a copy).
+//! bytes are a `Bytes` view of the read buffer, not a copy). The lines of one read travel as one
+//! event, so the queue costs one hand-over per read, not one per line.
 
 use bytes::Bytes;
 use ctiproxy_plugin_api::Direction;
@@ -33,16 +34,16 @@ pub enum Event {
         /// Server address.
         server: String,
     },
-    /// One line (or raw read).
-    Message {
+    /// The lines one read completed (or, in raw mode, the read itself), in order.
+    Messages {
         /// Session id.
         session: u64,
-        /// Which way it went.
+        /// Which way they went.
         direction: Direction,
-        /// When the bytes that completed it arrived.
+        /// When the bytes that completed them arrived.
         ts: i64,
-        /// The line.
-        frame: Frame,
+        /// The lines.
+        frames: Vec<Frame>,
     },
     /// A session ended; every message of it precedes this event.
     SessionEnd {
@@ -66,15 +67,18 @@ pub fn now_micros() -> i64 {
 }
 
 impl Event {
-    /// A message event for a frame.
-    pub fn message(session: u64, direction: Direction, ts: i64, frame: Frame) -> Event {
-        Event::Message { session, direction, ts, frame }
-    }
-
-    /// Test helper and demo helper: a message of a whole line.
+    /// One whole line as a message event (benchmarks, tests).
     pub fn line(session: u64, direction: Direction, ts: i64, line: impl Into<Bytes>) -> Event {
         let line = line.into();
         let frame = Frame { len: line.len() as u64, line, flags: 0 };
-        Event::message(session, direction, ts, frame)
+        Event::Messages { session, direction, ts, frames: vec![frame] }
+    }
+
+    /// How many messages the event carries.
+    pub fn message_count(&self) -> usize {
+        match self {
+            Event::Messages { frames, .. } => frames.len(),
+            _ => 0,
+        }
     }
 }

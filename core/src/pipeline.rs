@@ -11,11 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ctiproxy_plugin_api::instance::{self as calls, Outcome};
-use ctiproxy_plugin_api::{CreateError, HostServices, Instance, SessionEnd, SessionStart};
+use ctiproxy_plugin_api::{
+    CreateError, Direction, HostServices, Instance, SessionEnd, SessionStart,
+};
 use tokio::sync::mpsc;
 
 use crate::config::{Config, ConfigError, Overflow};
 use crate::event::{now_micros, Event};
+use crate::framer::Frame;
 use crate::host::ProxyHost;
 use crate::loader::Registry;
 
@@ -154,7 +157,7 @@ impl Pipeline {
                 }
             };
             if let Some(event) = event {
-                messages += u64::from(matches!(event, Event::Message { .. }));
+                messages += event.message_count() as u64;
                 self.deliver(event);
             }
             if Instant::now() >= next_tick {
@@ -170,17 +173,9 @@ impl Pipeline {
     /// Delivers one event down the chain.
     pub fn deliver(&mut self, event: Event) {
         match event {
-            Event::Message { session, direction, ts, frame } => {
-                let mut replaced: Option<Vec<u8>> = None;
-                for stage in &mut self.stages {
-                    let line = replaced.as_deref().unwrap_or(&frame.line);
-                    let len = if replaced.is_some() { line.len() as u64 } else { frame.len };
-                    let ev = calls::message_event(session, direction, ts, line, len, frame.flags);
-                    match stage.call(&ev) {
-                        Outcome::Drop => break,
-                        Outcome::Replace(bytes) => replaced = Some(bytes),
-                        _ => {}
-                    }
+            Event::Messages { session, direction, ts, frames } => {
+                for frame in &frames {
+                    self.deliver_message(session, direction, ts, frame);
                 }
             }
             Event::SessionStart { session, ts, client, server } => {
@@ -206,6 +201,20 @@ impl Pipeline {
                     dropped: c2s.dropped + s2c.dropped,
                 };
                 self.broadcast(&calls::session_end_event(&end));
+            }
+        }
+    }
+
+    fn deliver_message(&mut self, session: u64, direction: Direction, ts: i64, frame: &Frame) {
+        let mut replaced: Option<Vec<u8>> = None;
+        for stage in &mut self.stages {
+            let line = replaced.as_deref().unwrap_or(&frame.line);
+            let len = if replaced.is_some() { line.len() as u64 } else { frame.len };
+            let event = calls::message_event(session, direction, ts, line, len, frame.flags);
+            match stage.call(&event) {
+                Outcome::Drop => break,
+                Outcome::Replace(bytes) => replaced = Some(bytes),
+                _ => {}
             }
         }
     }
@@ -312,8 +321,9 @@ impl PipelineHandle {
         let _ = self.tx.send(event).await;
     }
 
-    /// Sends a message; returns false when it was dropped because the queue was full.
-    pub async fn send_message(&self, event: Event) -> bool {
+    /// Sends messages; returns false when they were dropped because the queue was full (each one
+    /// is counted).
+    pub async fn send_messages(&self, event: Event) -> bool {
         match self.overflow {
             Overflow::Block => {
                 let _ = self.tx.send(event).await;
@@ -321,8 +331,8 @@ impl PipelineHandle {
             }
             Overflow::Drop => match self.tx.try_send(event) {
                 Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => true,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                Err(mpsc::error::TrySendError::Full(event)) => {
+                    self.dropped.fetch_add(event.message_count() as u64, Ordering::Relaxed);
                     false
                 }
             },

@@ -221,12 +221,15 @@ impl Pump {
     }
 
     async fn queue(&self, frames: &mut Vec<Frame>, ts: i64, traffic: &mut Traffic) {
-        for frame in frames.drain(..) {
-            traffic.messages += 1;
-            let event = Event::message(self.id, self.direction, ts, frame);
-            if !self.ctx.pipeline.send_message(event).await {
-                traffic.dropped += 1;
-            }
+        if frames.is_empty() {
+            return;
+        }
+        let count = frames.len() as u64;
+        traffic.messages += count;
+        let frames = std::mem::take(frames);
+        let event = Event::Messages { session: self.id, direction: self.direction, ts, frames };
+        if !self.ctx.pipeline.send_messages(event).await {
+            traffic.dropped += count;
         }
     }
 }

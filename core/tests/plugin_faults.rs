@@ -57,13 +57,17 @@ fn a_stalled_pipeline_with_drop_overflow_never_slows_the_wire_and_counts_drops()
     });
     let pipeline = "[[pipeline]]\nplugin = \"stall\"\nmillis = 20\n\n[[pipeline]]\nplugin = \"stats\"\nshow = \"all\"\n";
     let (_dir, proxy) =
-        support::start_proxy(server_addr, "queue = 2\noverflow = \"drop\"", pipeline);
+        support::start_proxy(server_addr, "queue = 1\noverflow = \"drop\"", pipeline);
     let data: Vec<u8> = (0..300)
         .flat_map(|n| format!("{{\"class\":\"burst\",\"n\":{n}}}\n").into_bytes())
         .collect();
     let mut client = TcpStream::connect(proxy.addr()).unwrap();
-    for chunk in data.chunks(512) {
-        client.write_all(chunk).unwrap();
+    client.set_nodelay(true).unwrap();
+    // One line per write, paced, so the proxy reads them one by one faster than the stalled
+    // plugin (20 ms a message) can take them.
+    for line in data.split_inclusive(|b| *b == b'\n') {
+        client.write_all(line).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
     client.shutdown(Shutdown::Write).unwrap();
     let mut rest = Vec::new();
