@@ -1,4 +1,4 @@
-//! The listener: accepts CTI clients and runs a [`session`](crate::session) for each,
+//! The listener: accepts CTI clients and runs a [`crate::session`] for each,
 //! concurrently, with a process-unique session id.
 //!
 //! Without `loop` it serves exactly one client and returns when that session ends; with it, it
