@@ -109,6 +109,18 @@ pub fn run(
     Ok(RunOutcome { summary, report })
 }
 
+/// Runs a built pipeline as a command does: logs the bound address, and fails when, without
+/// `loop`, the one client could not be connected to the server (that client was the whole run;
+/// with `loop` the failure is logged and the next client served).
+pub fn serve(config: &Config, pipeline: Pipeline) -> Result<std::process::ExitCode, AppError> {
+    let outcome = run(config, pipeline, |addr| tracing::info!("Listening on {addr}."))?;
+    Ok(if outcome.summary.any_failed() && !config.proxy.keep_serving {
+        std::process::ExitCode::FAILURE
+    } else {
+        std::process::ExitCode::SUCCESS
+    })
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

@@ -263,7 +263,8 @@ impl Config {
         let entry = &self.pipeline[index];
         let plugin = entry.get_ref().get("plugin").and_then(|v| v.as_str()).unwrap_or("?");
         // An error about the whole entry points at the line naming its plugin.
-        let first = if key.is_empty() { "plugin" } else { key.split('.').next().unwrap_or("") };
+        let first =
+            if key.is_empty() { "plugin" } else { key.split(['.', '[']).next().unwrap_or("") };
         let location = Some(self.source.locate_key(entry.span(), first));
         let key = if key.is_empty() {
             format!("pipeline[{index}] ({plugin})")
@@ -274,25 +275,28 @@ impl Config {
     }
 }
 
-/// Normalises a server address: `host` gets the default port 5003.
+/// Normalises a server address: `host`, `host:port`, `ip`, `[ipv6]:port`; a bare `host` gets the
+/// default port 5003. Catches what would only fail later, at connect time.
 pub fn server_address(server: &str) -> Result<String, String> {
-    if server.trim().is_empty() {
-        return Err("the server address is empty".into());
+    if server.is_empty() || server.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{server:?} is not a host name or address"));
     }
-    let has_port = match server.rsplit_once(':') {
-        Some((host, port)) => {
-            !host.is_empty()
-                && port.parse::<u16>().is_ok()
-                && (!host.contains(':') || host.ends_with(']'))
+    if let Ok(ip) = server.parse::<std::net::IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, DEFAULT_SERVER_PORT).to_string());
+    }
+    if server.parse::<std::net::SocketAddr>().is_ok() {
+        return Ok(server.to_owned());
+    }
+    match server.rsplit_once(':') {
+        None => Ok(format!("{server}:{DEFAULT_SERVER_PORT}")),
+        Some((host, port)) if !host.is_empty() && !host.contains([':', '[', ']']) => {
+            port.parse::<u16>()
+                .map_err(|_| format!("{port:?} in {server:?} is not a port number"))?;
+            Ok(server.to_owned())
         }
-        None => false,
-    };
-    if has_port {
-        Ok(server.to_owned())
-    } else if server.contains(':') && !server.starts_with('[') {
-        Ok(format!("[{server}]:{DEFAULT_SERVER_PORT}"))
-    } else {
-        Ok(format!("{server}:{DEFAULT_SERVER_PORT}"))
+        Some(_) => {
+            Err(format!("{server:?} is not host[:port] (write an IPv6 address as [addr]:port)"))
+        }
     }
 }
 

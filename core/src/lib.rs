@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod classic;
 pub mod config;
 pub mod demo;
 pub mod event;

@@ -110,12 +110,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
 
 fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let pipeline = app::build(config, Arc::new(ProxyHost::stdout()))?;
-    let outcome = app::run(config, pipeline, |addr| tracing::info!("Listening on {addr}."))?;
-    Ok(if outcome.summary.any_failed() && !config.proxy.keep_serving {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(app::serve(config, pipeline)?)
 }
 
 fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {

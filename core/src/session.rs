@@ -161,10 +161,13 @@ impl Pump {
         let mut framer = Framer::new(self.ctx.max_line);
         let mut frames = Vec::new();
         let mut buf = BytesMut::with_capacity(READ_SIZE);
+        // A tail left without a newline arrived with the last read, not at the close.
+        let mut last_read = now_micros();
         loop {
             match self.read(&mut from, &mut buf).await {
                 Step::Data(chunk) => {
                     let ts = now_micros();
+                    last_read = ts;
                     if let Err(e) = to.write_all(&chunk).await {
                         self.fail(format!("cannot write to the {receiver}: {e}"));
                         break;
@@ -197,7 +200,7 @@ impl Pump {
             }
         }
         frames.extend(framer.finish());
-        self.queue(&mut frames, now_micros(), &mut traffic).await;
+        self.queue(&mut frames, last_read, &mut traffic).await;
         traffic
     }
 

@@ -37,6 +37,11 @@ fn server_gets_the_default_port() {
     assert_eq!(server_address("xivo:5013").unwrap(), "xivo:5013");
     assert_eq!(server_address("::1").unwrap(), "[::1]:5003");
     assert_eq!(server_address("[::1]:7").unwrap(), "[::1]:7");
+    assert_eq!(server_address("10.0.0.1").unwrap(), "10.0.0.1:5003");
+    assert!(server_address(" ").is_err());
+    assert!(server_address("a:b").unwrap_err().contains("not a port number"));
+    assert!(server_address("a b:5003").is_err());
+    assert!(server_address("[::1:7").is_err());
 }
 
 #[test]
@@ -47,4 +52,12 @@ fn pipeline_errors_point_at_the_key_inside_the_entry() {
     assert!(err
         .to_string()
         .starts_with("c.toml:6:1: pipeline[1] (include).match: expected a list"));
+}
+
+#[test]
+fn indexed_key_paths_point_at_their_key() {
+    let text = "[[pipeline]]\nplugin = \"include\"\n\nmatch = [\"x\"]\n";
+    let c = Config::parse("c.toml", text).unwrap();
+    let err = c.pipeline_error(0, "match[0]", "expected key=value".into());
+    assert!(err.to_string().starts_with("c.toml:4:1: pipeline[0] (include).match[0]"), "{err}");
 }

@@ -1,0 +1,91 @@
+//! `ctispy`: print every CTI message that goes through, under a timestamped direction header.
+//!
+//! Pipeline: `strip` → `include` → `exclude` (each only when given) → `spy`.
+
+use clap::Parser;
+
+use super::{entry, ClassicCommand, CommonArgs, FilterArgs};
+
+const EXAMPLES: &str = "\
+Examples:
+  ctispy xivo.example.com
+      Listen on port 50030 and forward to xivo.example.com:5003; point the CTI client at
+      this machine, port 50030. Each message is printed under a header such as
+      `    14:08:32.215103 Client > Server` (the time its bytes arrived).
+  ctispy xivo.example.com --pretty-print -s timenow -i class=getlist -i class=sheet
+      Only getlist and sheet messages, indented, without their timenow field.
+  ctispy 10.0.0.5 --port 5013 --no-client -e class=keepalive --loop
+      What the server sends except keepalives, for one client after another.
+  ctispy xivo.example.com --raw
+      Each TCP read exactly as it came, nothing decoded.";
+
+/// The `ctispy` command line.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "ctispy",
+    version,
+    about = "Spy on a CTI connection: forward a CTI client to its server and print every \
+             message exchanged.",
+    after_help = EXAMPLES
+)]
+pub struct Spy {
+    /// Server, listen address, --loop, -v.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Indent each JSON message by 4 spaces, one key per line (keys are always sorted).
+    #[arg(long, conflicts_with = "raw")]
+    pub pretty_print: bool,
+    /// Print what each TCP read carried, exactly as it came: no splitting into lines, no
+    /// decoding, so --strip, --include and --exclude do not apply.
+    #[arg(long)]
+    pub raw: bool,
+    /// Strip, include, exclude.
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Do not print what the client sends (client > server).
+    #[arg(long, conflicts_with = "no_server")]
+    pub no_client: bool,
+    /// Do not print what the server sends (server > client).
+    #[arg(long)]
+    pub no_server: bool,
+}
+
+/// What `--raw` with filters says.
+pub const RAW_IGNORES_FILTERS: &str =
+    "--raw prints each read undecoded; --strip/--include/--exclude do not apply";
+
+impl ClassicCommand for Spy {
+    const NAME: &'static str = "ctispy";
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    fn pipeline(&self) -> Vec<toml::Table> {
+        // Filters need decoded lines; a raw read is neither, so they would only drop or pass
+        // it blindly (include would hide everything).
+        let mut pipeline = if self.raw { Vec::new() } else { self.filters.entries() };
+        pipeline.push(entry(
+            "spy",
+            [
+                ("pretty", self.pretty_print.into()),
+                ("raw", self.raw.into()),
+                ("client", (!self.no_client).into()),
+                ("server", (!self.no_server).into()),
+            ],
+        ));
+        pipeline
+    }
+
+    fn raw(&self) -> bool {
+        self.raw
+    }
+
+    fn warnings(&self) -> Vec<&'static str> {
+        if self.raw && !self.filters.is_empty() {
+            vec![RAW_IGNORES_FILTERS]
+        } else {
+            Vec::new()
+        }
+    }
+}

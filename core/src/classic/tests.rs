@@ -1,0 +1,125 @@
+//! How the classic command lines turn into configurations: the same pipeline a file would give,
+//! every user string escaped, the options' conflicts enforced by the parser.
+
+use clap::{CommandFactory, Parser};
+
+use super::save::Save;
+use super::spy::Spy;
+use super::stat::Stat;
+use super::*;
+
+fn parse<C: ClassicCommand>(args: &[&str]) -> C {
+    C::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// The plugin names of the generated pipeline, in order.
+fn plugins(config: &Config) -> Vec<String> {
+    let name = |e: &toml::Spanned<toml::Table>| e.get_ref()["plugin"].as_str().unwrap().to_owned();
+    config.pipeline.iter().map(name).collect()
+}
+
+fn setting<'a>(config: &'a Config, index: usize, key: &str) -> &'a toml::Value {
+    &config.pipeline[index].get_ref()[key]
+}
+
+#[test]
+fn defaults_are_the_documented_ones() {
+    let config = config(&parse::<Spy>(&["ctispy", "xivo"])).unwrap();
+    assert_eq!(config.proxy.listen, "0.0.0.0:50030");
+    assert_eq!(config.proxy.server.as_deref(), Some("xivo:5003"));
+    assert!(!config.proxy.keep_serving);
+    assert!(!config.proxy.raw);
+    assert_eq!(plugins(&config), ["spy"]);
+    let spy = config.pipeline[0].get_ref();
+    for (key, value) in [("pretty", false), ("raw", false), ("client", true), ("server", true)] {
+        assert_eq!(spy[key].as_bool(), Some(value), "{key}");
+    }
+}
+
+#[test]
+fn addresses_and_loop_reach_the_proxy_section() {
+    let args = [
+        "ctispy",
+        "::1",
+        "--port",
+        "5013",
+        "--listen-addr",
+        "127.0.0.1",
+        "--listen-port",
+        "0",
+        "--loop",
+    ];
+    let config = config(&parse::<Spy>(&args)).unwrap();
+    assert_eq!(config.proxy.server.as_deref(), Some("[::1]:5013"));
+    assert_eq!(config.proxy.listen, "127.0.0.1:0");
+    assert!(config.proxy.keep_serving);
+}
+
+#[test]
+fn filters_come_in_order_strip_include_exclude_before_the_spy() {
+    let args = ["ctispy", "h", "-e", "class=x", "-i", "a=1", "-s", "f", "-i", "b.c=2", "-s", "g"];
+    let config = config(&parse::<Spy>(&args)).unwrap();
+    assert_eq!(plugins(&config), ["strip", "include", "exclude", "spy"]);
+    assert_eq!(setting(&config, 0, "fields"), &toml::Value::from(vec!["f", "g"]));
+    assert_eq!(setting(&config, 1, "match"), &toml::Value::from(vec!["a=1", "b.c=2"]));
+    assert_eq!(setting(&config, 2, "match"), &toml::Value::from(vec!["class=x"]));
+}
+
+#[test]
+fn raw_skips_the_filters_and_says_so() {
+    let spy = parse::<Spy>(&["ctispy", "h", "--raw", "-s", "timenow"]);
+    let config = config(&spy).unwrap();
+    assert!(config.proxy.raw);
+    assert_eq!(plugins(&config), ["spy"]);
+    assert_eq!(setting(&config, 0, "raw").as_bool(), Some(true));
+    assert_eq!(spy.warnings(), [spy::RAW_IGNORES_FILTERS]);
+    assert!(parse::<Spy>(&["ctispy", "h", "--raw"]).warnings().is_empty());
+}
+
+#[test]
+fn user_strings_are_escaped_not_pasted() {
+    let nasty = "a\"b\\c\nd]]\n[proxy]\nlisten = 'x'";
+    let save = parse::<Save>(&["ctisave", "h", nasty, "s.txt", "-i", &format!("k={nasty}")]);
+    let config = config(&save).unwrap();
+    assert_eq!(config.proxy.listen, "0.0.0.0:50030");
+    assert_eq!(plugins(&config), ["include", "save"]);
+    assert_eq!(setting(&config, 0, "match"), &toml::Value::from(vec![format!("k={nasty}")]));
+    assert_eq!(setting(&config, 1, "client_file").as_str(), Some(nasty));
+    assert_eq!(setting(&config, 1, "server_file").as_str(), Some("s.txt"));
+    assert_eq!(setting(&config, 1, "format").as_str(), Some("classic"));
+}
+
+#[test]
+fn ctistat_shows_all_unless_told_otherwise() {
+    for (args, show) in [
+        (&["ctistat", "h"][..], "all"),
+        (&["ctistat", "h", "-m"], "msg"),
+        (&["ctistat", "h", "--msg"], "msg"),
+        (&["ctistat", "h", "-n"], "network"),
+        (&["ctistat", "h", "--network"], "network"),
+    ] {
+        let config = config(&parse::<Stat>(args)).unwrap();
+        assert_eq!(plugins(&config), ["stats"]);
+        assert_eq!(setting(&config, 0, "show").as_str(), Some(show), "{args:?}");
+    }
+}
+
+#[test]
+fn exclusive_options_are_usage_errors() {
+    let usage = |result: Result<(), clap::Error>| result.unwrap_err().exit_code();
+    assert_eq!(
+        usage(Spy::try_parse_from(["ctispy", "h", "--no-client", "--no-server"]).map(drop)),
+        2
+    );
+    assert_eq!(usage(Spy::try_parse_from(["ctispy", "h", "--pretty-print", "--raw"]).map(drop)), 2);
+    assert_eq!(usage(Stat::try_parse_from(["ctistat", "h", "-m", "-n"]).map(drop)), 2);
+    assert_eq!(usage(Save::try_parse_from(["ctisave", "h", "c.txt"]).map(drop)), 2);
+    assert_eq!(usage(Spy::try_parse_from(["ctispy", ""]).map(drop)), 2);
+}
+
+#[test]
+fn every_command_line_definition_is_consistent() {
+    Spy::command().debug_assert();
+    Save::command().debug_assert();
+    Stat::command().debug_assert();
+}
