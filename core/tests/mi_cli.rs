@@ -23,22 +23,8 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-fn target(server: &TestServer, kind: Kind) -> Vec<String> {
-    match kind {
-        Kind::Datagram => vec!["--datagram".into(), server.datagram_addr()],
-        Kind::Http => vec!["--http".into(), server.http_url()],
-        Kind::XmlRpc => vec!["--xmlrpc".into(), server.xmlrpc_url()],
-        Kind::Fifo => vec![
-            "--fifo".into(),
-            server.fifo_path().display().to_string(),
-            "--reply-dir".into(),
-            server.reply_dir().display().to_string(),
-        ],
-    }
-}
-
 fn mi_on(server: &TestServer, kind: Kind, rest: &[&str]) -> Output {
-    let mut args = target(server, kind);
+    let mut args = server.cli_args(kind);
     args.extend(rest.iter().map(|s| s.to_string()));
     mi(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }

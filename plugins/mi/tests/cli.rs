@@ -15,24 +15,9 @@ struct Mi {
     args: MiArgs,
 }
 
-fn target(server: &TestServer, kind: Kind) -> Vec<String> {
-    let args = match kind {
-        Kind::Datagram => vec!["--datagram".into(), server.datagram_addr()],
-        Kind::Http => vec!["--http".into(), server.http_url()],
-        Kind::XmlRpc => vec!["--xmlrpc".into(), server.xmlrpc_url()],
-        Kind::Fifo => vec![
-            "--fifo".into(),
-            server.fifo_path().display().to_string(),
-            "--reply-dir".into(),
-            server.reply_dir().display().to_string(),
-        ],
-    };
-    args
-}
-
 fn run(server: &TestServer, kind: Kind, rest: &[&str]) -> Result<String, Error> {
     let mut argv = vec!["mi".to_owned()];
-    argv.extend(target(server, kind));
+    argv.extend(server.cli_args(kind));
     argv.extend(rest.iter().map(|s| s.to_string()));
     execute(&Mi::try_parse_from(argv).expect("valid arguments").args)
 }

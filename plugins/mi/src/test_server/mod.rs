@@ -151,6 +151,21 @@ impl TestServer {
         self.fifo.reply_dir()
     }
 
+    /// The `ctiproxy mi` transport flags that reach this server over `kind`.
+    pub fn cli_args(&self, kind: Kind) -> Vec<String> {
+        match kind {
+            Kind::Datagram => vec!["--datagram".into(), self.datagram_addr()],
+            Kind::Http => vec!["--http".into(), self.http_url()],
+            Kind::XmlRpc => vec!["--xmlrpc".into(), self.xmlrpc_url()],
+            Kind::Fifo => vec![
+                "--fifo".into(),
+                self.fifo_path().display().to_string(),
+                "--reply-dir".into(),
+                self.reply_dir().display().to_string(),
+            ],
+        }
+    }
+
     /// The raw requests received on `kind`, in order (HTTP: head and body; FIFO: the line).
     pub fn requests(&self, kind: Kind) -> Vec<Vec<u8>> {
         let received = self.shared.received.lock().unwrap();
