@@ -28,12 +28,12 @@ pub enum AppError {
     #[error("no CTI server given: set [proxy] server = \"host[:port]\" in the config")]
     NoServer,
     /// The listen address cannot be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {reason}")]
     Bind {
         /// The address.
         addr: String,
-        /// Why.
-        source: std::io::Error,
+        /// Why (not `source`: the message already says it, and a source chain would repeat it).
+        reason: std::io::Error,
     },
     /// Another I/O failure (runtime, threads).
     #[error("{0}")]
@@ -70,7 +70,7 @@ pub async fn bind(config: &Config) -> Result<TcpListener, AppError> {
     })?;
     TcpListener::bind(addr)
         .await
-        .map_err(|source| AppError::Bind { addr: config.proxy.listen.clone(), source })
+        .map_err(|reason| AppError::Bind { addr: config.proxy.listen.clone(), reason })
 }
 
 /// Runs the proxy: bind, serve, drain, report. `on_ready` gets the bound address.
@@ -88,22 +88,20 @@ pub fn run(
             }])
         })?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Bind before the pipeline starts, so a bind error leaves no plugin thread unjoined.
+    let listener = runtime.block_on(bind(config))?;
+    on_ready(listener.local_addr()?);
     let (handle, running) = pipeline.spawn(config.proxy.queue, config.proxy.overflow)?;
-    let summary = runtime.block_on(async {
-        let listener = bind(config).await?;
-        on_ready(listener.local_addr()?);
-        let ctx = SessionContext {
-            server,
-            connect_timeout: Duration::from_secs_f64(config.proxy.connect_timeout_secs),
-            max_line: config.proxy.max_line_bytes,
-            raw: config.proxy.raw,
-            pipeline: handle,
-            shutdown: watch::channel(false).1,
-        };
-        Ok::<_, AppError>(
-            proxy::run(listener, ctx, config.proxy.keep_serving, shutdown_signal()).await,
-        )
-    })?;
+    let ctx = SessionContext {
+        server,
+        connect_timeout: Duration::from_secs_f64(config.proxy.connect_timeout_secs),
+        max_line: config.proxy.max_line_bytes,
+        raw: config.proxy.raw,
+        pipeline: handle,
+        shutdown: watch::channel(false).1,
+    };
+    let summary =
+        runtime.block_on(proxy::run(listener, ctx, config.proxy.keep_serving, shutdown_signal()));
     let report = running.join();
     log_report(&report);
     Ok(RunOutcome { summary, report })

@@ -16,6 +16,9 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:50030";
 pub const DEFAULT_SERVER_PORT: u16 = 5003;
 /// Default maximum line length: longer lines are forwarded but not analysed.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+/// Largest queue accepted (the channel's limit is far above; this keeps typos from reserving
+/// absurd memory).
+pub const MAX_QUEUE: usize = 1 << 24;
 /// Default number of events between the proxy and the pipeline (an event is one read's lines).
 pub const DEFAULT_QUEUE: usize = 8_192;
 
@@ -242,13 +245,15 @@ impl Config {
             let msg = format!("{:?} is not an ip:port address", p.listen);
             return Err(self.error_at_proxy_key("listen", msg));
         }
-        if p.queue == 0 {
-            return Err(self.error_at_proxy_key("queue", "must be at least 1".into()));
+        if p.queue == 0 || p.queue > MAX_QUEUE {
+            let msg = format!("must be between 1 and {MAX_QUEUE}");
+            return Err(self.error_at_proxy_key("queue", msg));
         }
         if p.max_line_bytes == 0 {
             return Err(self.error_at_proxy_key("max_line_bytes", "must be at least 1".into()));
         }
-        if !(p.connect_timeout_secs > 0.0 && p.connect_timeout_secs.is_finite()) {
+        let timeout = std::time::Duration::try_from_secs_f64(p.connect_timeout_secs);
+        if !(p.connect_timeout_secs > 0.0 && timeout.is_ok()) {
             let msg = "must be a positive number of seconds".into();
             return Err(self.error_at_proxy_key("connect_timeout_secs", msg));
         }

@@ -46,10 +46,14 @@ impl ProxyHost {
         self
     }
 
-    /// Pushes buffered output out; called whenever the pipeline has nothing queued.
+    /// Pushes buffered output out; called whenever the pipeline has nothing queued. When the
+    /// output is gone (a closed pipe), says so once and discards from then on: the proxy's job
+    /// is the wire, not the terminal.
     pub fn flush(&self) {
-        if let Err(e) = lock(&self.out).flush() {
-            tracing::warn!("Cannot write plugin output: {e}.");
+        let mut out = lock(&self.out);
+        if let Err(e) = out.flush() {
+            tracing::warn!("Cannot write plugin output ({e}); discarding it from now on.");
+            *out = io::BufWriter::new(Box::new(io::sink()));
         }
     }
 

@@ -204,13 +204,18 @@ pub fn load_file(file: &Path) -> Result<Vec<Vtable>, LoadError> {
             // SAFETY: the list is of our ABI and size, so `plugins` holds `count` descriptors.
             let desc = unsafe { list.plugins.add(index) };
             // SAFETY: a descriptor of a never-unloaded library, first fields always readable.
-            unsafe { Vtable::from_descriptor(desc) }.map_err(|source| LoadError::Descriptor {
-                index,
-                // SAFETY: as above; the name is only shown when valid UTF-8.
-                name: unsafe {
-                    std::str::from_utf8((*desc).name.as_bytes()).ok().map(str::to_owned)
-                },
-                source,
+            unsafe { Vtable::from_descriptor(desc) }.map_err(|source| {
+                // The name is read only when the failed check proves the layout is ours.
+                let layout_ok = matches!(
+                    source,
+                    DescriptorError::MissingFunction(_) | DescriptorError::PanicAbort
+                );
+                // SAFETY: same ABI, size and layout hash: `name` is where we read it, and static.
+                let name = layout_ok
+                    .then(|| unsafe { std::str::from_utf8((*desc).name.as_bytes()).ok() })
+                    .flatten()
+                    .map(str::to_owned);
+                LoadError::Descriptor { index, name, source }
             })
         })
         .collect()

@@ -52,8 +52,12 @@ pub async fn run(
                         break;
                     }
                 }
-                // E.g. too many open files: log, keep serving the others.
-                Err(e) => tracing::warn!("Cannot accept a connection: {e}."),
+                // E.g. too many open files: log, pause so a persistent error cannot spin, keep
+                // serving the others.
+                Err(e) => {
+                    tracing::warn!("Cannot accept a connection: {e}.");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
             },
             Some(done) = sessions.join_next(), if !sessions.is_empty() => {
                 summary.sessions.extend(done.ok());

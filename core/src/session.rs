@@ -168,7 +168,15 @@ impl Pump {
                 Step::Data(chunk) => {
                     let ts = now_micros();
                     last_read = ts;
-                    if let Err(e) = to.write_all(&chunk).await {
+                    // A peer that stops reading must not pin the session past a stop.
+                    let written = tokio::select! {
+                        written = to.write_all(&chunk) => written,
+                        why = self.stopped() => {
+                            self.note_end(why.to_owned());
+                            break;
+                        }
+                    };
+                    if let Err(e) = written {
                         self.fail(format!("cannot write to the {receiver}: {e}"));
                         break;
                     }
@@ -209,17 +217,27 @@ impl Pump {
         let _ = self.abort_tx.send(true);
     }
 
+    /// Resolves when this direction must stop: the other one failed, or the proxy shuts down.
+    async fn stopped(&mut self) -> &'static str {
+        let mut shutdown = self.ctx.shutdown.clone();
+        tokio::select! {
+            _ = self.abort_rx.wait_for(|a| *a) => "the other direction failed",
+            _ = shutdown.wait_for(|s| *s) => "proxy shutting down",
+        }
+    }
+
     async fn read(&mut self, from: &mut (impl AsyncRead + Unpin), buf: &mut BytesMut) -> Step {
         buf.reserve(READ_SIZE);
-        let mut shutdown = self.ctx.shutdown.clone();
         tokio::select! {
             read = from.read_buf(buf) => match read {
                 Ok(0) => Step::Eof,
+                // A small read is copied out, so queued lines do not each pin a whole read
+                // buffer; a large one is shared, zero-copy, at most 4x its size.
+                Ok(n) if n < READ_SIZE / 4 => Step::Data(Bytes::copy_from_slice(&buf.split())),
                 Ok(_) => Step::Data(buf.split().freeze()),
                 Err(e) => Step::Failed(e.to_string()),
             },
-            _ = self.abort_rx.wait_for(|a| *a) => Step::Stopped("the other direction failed"),
-            _ = shutdown.wait_for(|s| *s) => Step::Stopped("proxy shutting down"),
+            why = self.stopped() => Step::Stopped(why),
         }
     }
 

@@ -247,3 +247,28 @@ fn unreachable_server_with_loop_keeps_serving() {
     assert!(done.status.success(), "{}", done.stderr);
     assert_eq!(done.stderr.matches("Cannot reach the CTI server").count(), 2, "{}", done.stderr);
 }
+
+#[test]
+fn shutdown_does_not_wait_for_a_client_that_stopped_reading() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_addr = listener.local_addr().unwrap();
+    // The server floods; the client never reads, so the proxy's write to it blocks.
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let block = vec![b'x'; 64 * 1024];
+        while stream.write_all(&block).is_ok() {}
+    });
+    let (_dir, proxy) =
+        support::start_proxy(server_addr, "loop = true", "[[pipeline]]\nplugin = \"stats\"\n");
+    let _silent_client = TcpStream::connect(proxy.addr()).unwrap();
+    // Wait until the proxy is stuck writing to the client: the server stops getting through.
+    thread::sleep(Duration::from_millis(500));
+    proxy.signal("TERM");
+    let done = proxy.finish(); // panics if the proxy never exits
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(
+        done.stdout.contains("proxy shutting down"),
+        "the session's end is reported:\n{}",
+        done.stdout
+    );
+}

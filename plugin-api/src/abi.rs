@@ -177,7 +177,7 @@ impl OwnedBuf {
 
 /// Creates an instance from its JSON configuration. On success writes the instance pointer and
 /// returns [`STATUS_OK`]; otherwise fills `out_err` and returns [`STATUS_CONFIG_ERROR`],
-/// [`STATUS_ERROR`] or [`STATUS_PANICKED`]. `host` stays valid until `destroy`.
+/// [`STATUS_ERROR`] or [`STATUS_PANICKED`]. `host` stays valid for the rest of the process.
 pub type CreateFn = unsafe extern "C" fn(
     host: *const HostApi,
     config_json: Str<'_>,
@@ -299,8 +299,9 @@ pub struct Event<'a> {
     pub dropped: u64,
 }
 
-/// Services the host offers a plugin instance, passed to `create` and valid until `destroy`.
-/// Every callback is thread-safe.
+/// Services the host offers a plugin instance, passed to `create`. The host never frees it (a
+/// plugin may keep using it from its own threads after `destroy`); every callback is
+/// thread-safe.
 #[repr(C)]
 #[derive(Debug)]
 pub struct HostApi {

@@ -66,14 +66,12 @@ pub enum DescriptorError {
         needed: u32,
     },
     /// The boundary structs differ.
-    #[error("layout hash {found:#018x} differs from this host's {expected:#018x} (built against an incompatible plugin-api {api_version})")]
+    #[error("layout hash {found:#018x} differs from this host's {expected:#018x} (built against an incompatible plugin-api; rebuild it against this one)")]
     LayoutHash {
         /// What the plugin declares.
         found: u64,
         /// This host's.
         expected: u64,
-        /// The plugin-api version it claims.
-        api_version: String,
     },
     /// A required function pointer is null.
     #[error("required function `{0}` is missing (null)")]

@@ -40,6 +40,29 @@ pub const fn descriptor<P: Plugin>(version: &'static str) -> PluginDescriptor {
     }
 }
 
+/// Runs `f`, swallowing any panic without ever unwinding out: a panic payload whose own `Drop`
+/// panics is forgotten rather than dropped, since unwinding out of an `extern "C"` function
+/// would abort the whole proxy.
+fn contain(f: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+        forget_payload(payload);
+    }
+}
+
+/// Drops a panic payload, containing a panic in its `Drop`.
+fn forget_payload(payload: Box<dyn std::any::Any + Send>) {
+    if let Err(inner) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(inner);
+    }
+}
+
+/// The payload's text; the payload is disposed of safely.
+fn take_panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    let text = panic_text(&*payload);
+    forget_payload(payload);
+    text
+}
+
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
@@ -98,7 +121,7 @@ pub unsafe extern "C" fn create<P: Plugin>(
         }
         Err(payload) => {
             // SAFETY: out_err valid for one write.
-            unsafe { give(out_err, panic_text(&*payload).into_bytes()) };
+            unsafe { give(out_err, take_panic_text(payload).into_bytes()) };
             abi::STATUS_PANICKED
         }
     }
@@ -184,9 +207,9 @@ pub unsafe extern "C" fn on_event<P: Plugin>(
             abi::STATUS_REPLACE
         }
         Err(payload) => {
-            let text = panic_text(&*payload);
+            let text = take_panic_text(payload);
             // Dropping the plugin may itself panic; that must not unwind into the host either.
-            let _ = catch_unwind(AssertUnwindSafe(|| cell.plugin = None));
+            contain(|| cell.plugin = None);
             // SAFETY: out valid for one write.
             unsafe { give(out, text.into_bytes()) };
             abi::STATUS_PANICKED
@@ -204,7 +227,7 @@ pub unsafe extern "C" fn destroy<P: Plugin>(instance: *mut c_void) {
     }
     // SAFETY: made by Box::into_raw in create::<P>, destroyed exactly once.
     let cell = unsafe { Box::from_raw(instance.cast::<Cell<P>>()) };
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(cell)));
+    contain(move || drop(cell));
 }
 
 /// `free_buf`: releases a buffer this library handed out.

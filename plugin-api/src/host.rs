@@ -49,9 +49,9 @@ pub struct Host {
     api: *const HostApi,
 }
 
-// SAFETY: the host guarantees that the HostApi outlives the instance and that its callbacks are
-// thread-safe (documented on abi::HostApi), so the pointer may move to and be shared between
-// threads.
+// SAFETY: the host never frees a HostApi (services::HostTable leaks it, so a clone kept past the
+// instance stays valid) and its callbacks are thread-safe (documented on abi::HostApi), so the
+// pointer may move to and be shared between threads.
 unsafe impl Send for Host {}
 // SAFETY: as above.
 unsafe impl Sync for Host {}
@@ -60,13 +60,14 @@ impl Host {
     /// Wraps the table the host passed to `create`.
     ///
     /// # Safety
-    /// `api` must point at a `HostApi` that stays valid until the instance is destroyed.
+    /// `api` must point at a `HostApi` that is never freed (hosts leak their tables, so a `Host`
+    /// a plugin keeps in a thread or a static stays valid).
     pub unsafe fn from_raw(api: *const HostApi) -> Self {
         Host { api }
     }
 
     fn api(&self) -> &HostApi {
-        // SAFETY: from_raw's contract: valid for the instance's life, and Host lives inside it.
+        // SAFETY: from_raw's contract: the host never frees the table.
         unsafe { &*self.api }
     }
 

@@ -36,8 +36,6 @@ pub struct Instance {
     vtable: Vtable,
     ptr: *mut c_void,
     poisoned: bool,
-    // Declared last: the plugin may use the table until `destroy` in Drop has run.
-    _table: HostTable,
 }
 
 // SAFETY: the ABI allows an instance to be called from a thread other than its creator's, one
@@ -55,15 +53,15 @@ impl Instance {
         let table = HostTable::new(services, label);
         let mut ptr: *mut c_void = std::ptr::null_mut();
         let mut err = OwnedBuf::empty();
-        // SAFETY: the vtable passed the descriptor checks; the table outlives the instance (it is
-        // stored beside it); the config and out-pointers are valid for the call.
+        // SAFETY: the vtable passed the descriptor checks; the table is never freed (it is
+        // leaked); the config and out-pointers are valid for the call.
         let status = unsafe {
             (vtable.create)(table.as_ptr(), Str::from_str(config_json), &mut ptr, &mut err)
         };
         let text = take(vtable, err);
         match status {
             abi::STATUS_OK if !ptr.is_null() => {
-                Ok(Instance { vtable: vtable.clone(), ptr, poisoned: false, _table: table })
+                Ok(Instance { vtable: vtable.clone(), ptr, poisoned: false })
             }
             abi::STATUS_OK => Err(CreateError::Failed("create returned no instance".into())),
             abi::STATUS_CONFIG_ERROR => Err(CreateError::Config(

@@ -35,10 +35,13 @@ struct Ctx {
     instance: &'static str,
 }
 
-/// A [`HostApi`] and everything it points at, alive as long as this value.
+/// A [`HostApi`] and everything it points at, alive for the rest of the process.
+///
+/// A plugin may clone its `Host` handle into a thread or a static that outlives the instance;
+/// with safe code only, that must never reach freed memory. Tables are made once per instance
+/// when a pipeline is built, so leaking them (a few dozen bytes each) is the simple sound choice.
 pub struct HostTable {
-    api: Box<HostApi>,
-    _ctx: Box<Ctx>,
+    api: &'static HostApi,
 }
 
 // SAFETY: the table is immutable after construction and its ctx holds only Send + Sync data.
@@ -57,31 +60,31 @@ impl HostTable {
         if services.check_only() {
             flags |= abi::HOST_CHECK_ONLY;
         }
-        let mut ctx = Box::new(Ctx { services, instance });
-        let api = Box::new(HostApi {
+        let ctx: &'static mut Ctx = Box::leak(Box::new(Ctx { services, instance }));
+        let api = Box::leak(Box::new(HostApi {
             struct_size: std::mem::size_of::<HostApi>() as u32,
             abi_version: abi::ABI_VERSION,
             flags,
             reserved: 0,
-            ctx: (&mut *ctx as *mut Ctx).cast::<c_void>(),
+            ctx: (ctx as *mut Ctx).cast::<c_void>(),
             log: Some(log_trampoline),
             output: Some(output_trampoline),
             counter_add: Some(counter_trampoline),
             instance_name: Str::from_str(instance),
-        });
-        HostTable { api, _ctx: ctx }
+        }));
+        HostTable { api }
     }
 
-    /// The table to pass to `create`; valid while `self` lives.
+    /// The table to pass to `create`; valid for the rest of the process.
     pub fn as_ptr(&self) -> *const HostApi {
-        &*self.api
+        self.api
     }
 }
 
 /// # Safety
-/// `ctx` is the `Ctx` a `HostTable` made and still owns.
+/// `ctx` is the (leaked, immortal) `Ctx` a `HostTable` made.
 unsafe fn ctx<'a>(ctx: *mut c_void) -> &'a Ctx {
-    // SAFETY: per the contract, ctx points at a live Ctx owned by its HostTable.
+    // SAFETY: per the contract, ctx points at a leaked Ctx that is never freed.
     unsafe { &*ctx.cast::<Ctx>() }
 }
 

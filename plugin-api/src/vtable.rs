@@ -47,11 +47,10 @@ impl Vtable {
         // SAFETY: same ABI major and at least our size: every field we read exists.
         let desc = unsafe { &*desc };
         if desc.layout_hash != abi::LAYOUT_HASH {
+            // Nothing past the hash is read: with another layout it is not where we would look.
             return Err(DescriptorError::LayoutHash {
                 found: desc.layout_hash,
                 expected: abi::LAYOUT_HASH,
-                // SAFETY: static data of a never-unloaded library.
-                api_version: unsafe { text(desc.api_version, "api_version") }.unwrap_or_default(),
             });
         }
         let create = desc.create.ok_or(DescriptorError::MissingFunction("create"))?;

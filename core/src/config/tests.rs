@@ -61,3 +61,11 @@ fn indexed_key_paths_point_at_their_key() {
     let err = c.pipeline_error(0, "match[0]", "expected key=value".into());
     assert!(err.to_string().starts_with("c.toml:4:1: pipeline[0] (include).match[0]"), "{err}");
 }
+
+#[test]
+fn values_that_would_fail_at_run_time_fail_the_check() {
+    let err = Config::parse("c.toml", "[proxy]\nconnect_timeout_secs = 1e20\n").unwrap_err();
+    assert!(err.to_string().contains("proxy.connect_timeout_secs: must be a positive"), "{err}");
+    let err = Config::parse("c.toml", "[proxy]\nqueue = 4611686018427387904\n").unwrap_err();
+    assert!(err.to_string().contains("proxy.queue: must be between 1 and"), "{err}");
+}
