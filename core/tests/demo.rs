@@ -28,3 +28,20 @@ fn demo_replays_the_session_through_the_spy_and_exits_zero() {
         .stdout
         .contains(r#"{"class": "login_id", "commandid": 1804289383, "company": "xivo""#));
 }
+
+#[test]
+fn the_embedded_session_is_the_shared_fixture() {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = manifest.join("../../shared/fixtures/cti/session-login.jsonl");
+    // ../shared sits beside the project for every engineer and CI run; a copy kept elsewhere
+    // (a packaged source tree) has only the embedded one to go by.
+    let Ok(expected) = std::fs::read_to_string(&shared) else {
+        eprintln!("{} not present; nothing to compare", shared.display());
+        return;
+    };
+    assert_eq!(
+        ctiproxy::demo::SESSION,
+        expected,
+        "core/demo/session-login.jsonl drifted from the fixture"
+    );
+}
