@@ -209,8 +209,14 @@ impl Pipeline {
         let mut replaced: Option<Vec<u8>> = None;
         for stage in &mut self.stages {
             let line = replaced.as_deref().unwrap_or(&frame.line);
-            let len = if replaced.is_some() { line.len() as u64 } else { frame.len };
-            let event = calls::message_event(session, direction, ts, line, len, frame.flags);
+            // A replacement is a whole line: it is no longer an oversize preview.
+            let (len, flags) = match replaced {
+                Some(_) => {
+                    (line.len() as u64, frame.flags & !ctiproxy_plugin_api::abi::MSG_OVERSIZE)
+                }
+                None => (frame.len, frame.flags),
+            };
+            let event = calls::message_event(session, direction, ts, line, len, flags);
             match stage.call(&event) {
                 Outcome::Drop => break,
                 Outcome::Replace(bytes) => replaced = Some(bytes),
