@@ -172,18 +172,8 @@ impl<P: Plugin> Harness<P> {
 
     /// Ends the current session with `reason` and zero counts.
     pub fn end_session(&mut self, reason: &str) -> Outcome {
-        let end = SessionEnd {
-            session_id: self.session_id.max(1),
-            timestamp_micros: 0,
-            reason,
-            bytes_c2s: 0,
-            bytes_s2c: 0,
-            msgs_c2s: 0,
-            msgs_s2c: 0,
-            reads_c2s: 0,
-            reads_s2c: 0,
-            dropped: 0,
-        };
+        let end =
+            SessionEnd { session_id: self.session_id.max(1), reason, ..SessionEnd::default() };
         self.end_session_with(end)
     }
 

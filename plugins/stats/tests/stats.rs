@@ -20,18 +20,7 @@ fn json_reports(h: &Harness<Stats>) -> Vec<Value> {
 }
 
 fn end(id: u64) -> SessionEnd<'static> {
-    SessionEnd {
-        session_id: id,
-        timestamp_micros: 0,
-        reason: "client closed",
-        bytes_c2s: 0,
-        bytes_s2c: 0,
-        msgs_c2s: 0,
-        msgs_s2c: 0,
-        reads_c2s: 0,
-        reads_s2c: 0,
-        dropped: 0,
-    }
+    SessionEnd { session_id: id, reason: "client closed", ..SessionEnd::default() }
 }
 
 #[test]
