@@ -151,6 +151,9 @@ pub fn log_report(report: &Report) {
             report.dropped
         );
     }
+    for ((plugin, name), value) in &report.counters {
+        tracing::info!(plugin = %plugin, "Plugin counter {name} = {value}.");
+    }
     for stage in &report.stages {
         if stage.panicked {
             tracing::warn!(plugin = %stage.label, "Plugin was disabled after a panic and missed {} events.", stage.skipped);

@@ -55,6 +55,8 @@ pub struct Report {
     pub dropped: u64,
     /// Per stage.
     pub stages: Vec<StageReport>,
+    /// The counters plugins kept through the host: ((instance, name), value).
+    pub counters: std::collections::BTreeMap<(String, String), u64>,
 }
 
 /// A built, validated chain of plugin instances, not yet running.
@@ -245,7 +247,7 @@ impl Pipeline {
                 skipped: s.skipped,
             })
             .collect();
-        Report { stages, ..Report::default() }
+        Report { stages, counters: self.host.counters(), ..Report::default() }
     }
 }
 

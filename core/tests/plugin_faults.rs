@@ -88,3 +88,19 @@ fn a_stalled_pipeline_with_drop_overflow_never_slows_the_wire_and_counts_drops()
         done.stdout
     );
 }
+
+#[test]
+fn plugin_counters_are_reported_at_exit() {
+    let steps = session_steps();
+    let (server_addr, server) = start_server(steps.clone()).unwrap();
+    // /dev/full accepts the open and fails every write: the save plugin counts write errors.
+    let pipeline = "[[pipeline]]\nplugin = \"save\"\nformat = \"jsonl\"\nfile = \"/dev/full\"\nappend = true\n";
+    let (_dir, proxy) = support::start_proxy(server_addr, "", pipeline);
+    let client =
+        play(TcpStream::connect(proxy.addr()).unwrap(), &steps, Direction::ClientToServer).unwrap();
+    assert_eq!(client.received, server.join().unwrap().unwrap().sent, "the wire is unaffected");
+    let done = proxy.finish();
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(done.stderr.contains("cannot write /dev/full"), "{}", done.stderr);
+    assert!(done.stderr.contains("Plugin counter write_errors = "), "{}", done.stderr);
+}
