@@ -329,21 +329,30 @@ impl PipelineHandle {
         let _ = self.tx.send(event).await;
     }
 
+    /// Queues messages if that needs no waiting: `Ok(true)` queued, `Ok(false)` dropped (drop
+    /// mode, queue full, counted), `Err(event)` when block mode must wait for room.
+    pub fn try_send_messages(&self, event: Event) -> Result<bool, Event> {
+        match self.tx.try_send(event) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(true),
+            Err(mpsc::error::TrySendError::Full(event)) => match self.overflow {
+                Overflow::Block => Err(event),
+                Overflow::Drop => {
+                    self.dropped.fetch_add(event.message_count() as u64, Ordering::Relaxed);
+                    Ok(false)
+                }
+            },
+        }
+    }
+
     /// Sends messages; returns false when they were dropped because the queue was full (each one
     /// is counted).
     pub async fn send_messages(&self, event: Event) -> bool {
-        match self.overflow {
-            Overflow::Block => {
+        match self.try_send_messages(event) {
+            Ok(queued) => queued,
+            Err(event) => {
                 let _ = self.tx.send(event).await;
                 true
             }
-            Overflow::Drop => match self.tx.try_send(event) {
-                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => true,
-                Err(mpsc::error::TrySendError::Full(event)) => {
-                    self.dropped.fetch_add(event.message_count() as u64, Ordering::Relaxed);
-                    false
-                }
-            },
         }
     }
 }

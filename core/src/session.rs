@@ -168,6 +168,16 @@ impl Pump {
                 Step::Data(chunk) => {
                     let ts = now_micros();
                     last_read = ts;
+                    // Framed and queued before forwarding whenever the queue has room: a
+                    // request then always reaches the pipeline before the answer it provokes
+                    // (the MI rules tell a server's answer from a push by that order).
+                    if self.ctx.raw {
+                        let len = chunk.len() as u64;
+                        frames.push(Frame { line: chunk.clone(), len, flags: abi::MSG_RAW });
+                    } else {
+                        framer.push(&chunk, |f| frames.push(f));
+                    }
+                    let waiting = self.queue_now(&mut frames, ts, &mut traffic);
                     // A peer that stops reading must not pin the session past a stop.
                     let written = tokio::select! {
                         written = to.write_all(&chunk) => written,
@@ -182,13 +192,9 @@ impl Pump {
                     }
                     traffic.bytes += chunk.len() as u64;
                     traffic.reads += 1;
-                    if self.ctx.raw {
-                        let len = chunk.len() as u64;
-                        frames.push(Frame { line: chunk, len, flags: abi::MSG_RAW });
-                    } else {
-                        framer.push(&chunk, |f| frames.push(f));
+                    if let Some(event) = waiting {
+                        self.ctx.pipeline.send_messages(event).await;
                     }
-                    self.queue(&mut frames, ts, &mut traffic).await;
                 }
                 Step::Eof => {
                     self.note_end(format!("{sender} closed"));
@@ -241,14 +247,36 @@ impl Pump {
         }
     }
 
-    async fn queue(&self, frames: &mut Vec<Frame>, ts: i64, traffic: &mut Traffic) {
+    /// The queue event for the frames so far (counted as messages), if any.
+    fn take_event(&self, frames: &mut Vec<Frame>, ts: i64, traffic: &mut Traffic) -> Option<Event> {
         if frames.is_empty() {
-            return;
+            return None;
         }
-        let count = frames.len() as u64;
-        traffic.messages += count;
+        traffic.messages += frames.len() as u64;
         let frames = std::mem::take(frames);
-        let event = Event::Messages { session: self.id, direction: self.direction, ts, frames };
+        Some(Event::Messages { session: self.id, direction: self.direction, ts, frames })
+    }
+
+    /// Queues the frames if the queue has room (or drops them, in drop mode); returns the event
+    /// when block mode must wait, which the caller does after forwarding.
+    fn queue_now(&self, frames: &mut Vec<Frame>, ts: i64, traffic: &mut Traffic) -> Option<Event> {
+        let event = self.take_event(frames, ts, traffic)?;
+        let count = event.message_count() as u64;
+        match self.ctx.pipeline.try_send_messages(event) {
+            Ok(true) => None,
+            Ok(false) => {
+                traffic.dropped += count;
+                None
+            }
+            Err(event) => Some(event),
+        }
+    }
+
+    async fn queue(&self, frames: &mut Vec<Frame>, ts: i64, traffic: &mut Traffic) {
+        let Some(event) = self.take_event(frames, ts, traffic) else {
+            return;
+        };
+        let count = event.message_count() as u64;
         if !self.ctx.pipeline.send_messages(event).await {
             traffic.dropped += count;
         }

@@ -11,8 +11,8 @@
 
 mod exclude;
 mod include;
-pub mod matcher;
-pub mod path;
+pub use ctiproxy_plugin_api::field_path as path;
+pub use ctiproxy_plugin_api::matcher;
 mod strip;
 
 use ctiproxy_plugin_api::export_plugin;

@@ -278,7 +278,7 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 }
 
 /// `Name: value` arguments as header pairs.
-fn parse_headers(headers: &[String]) -> Result<Vec<(String, String)>, Error> {
+pub(crate) fn parse_headers(headers: &[String]) -> Result<Vec<(String, String)>, Error> {
     headers
         .iter()
         .map(|header| {

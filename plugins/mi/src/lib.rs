@@ -10,6 +10,9 @@
 //! On top of `t_uac_dlg` it builds SIP requests ([`UacDlg`]), vendor check-sync NOTIFYs
 //! ([`event::event_notify`]) and message-waiting NOTIFYs ([`mwi::mwi_update`]), refusing any
 //! header value, URI or event with a control character before anything is sent.
+//!
+//! Built as a `cdylib` too, it is the `mi` pipeline plugin ([`plugin`]): rules that turn CTI
+//! events into these commands, with the CTI state learnt from the traffic.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -19,6 +22,7 @@ mod client;
 mod error;
 pub mod event;
 pub mod mwi;
+pub mod plugin;
 mod request;
 mod response;
 #[cfg(feature = "test-server")]
@@ -38,3 +42,5 @@ pub use transport::fifo::{DEFAULT_REPLY_DIR, MAX_REQUEST_LINE as MAX_FIFO_REQUES
 pub use transport::xmlrpc::method_call as xmlrpc_method_call;
 pub use transport::Endpoint;
 pub use uac::{check_text, random_tag, UacDlg, T_UAC_DLG};
+
+ctiproxy_plugin_api::export_plugin!(plugin::MiRules);

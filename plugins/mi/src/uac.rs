@@ -73,6 +73,11 @@ impl UacDlg {
         self
     }
 
+    /// The request URI.
+    pub fn ruri(&self) -> &str {
+        &self.ruri
+    }
+
     /// The headers added so far, in order.
     pub fn header_list(&self) -> &[(String, String)] {
         &self.headers

@@ -1,4 +1,4 @@
-//! The `match` setting shared by include and exclude: conditions on field values.
+//! The `match` setting shared by include, exclude and the MI rules: conditions on field values.
 //!
 //! Two spellings, both meaning "any one of these conditions":
 //! - a list of `"key=value"` strings, what the command line builds from `--include class=getlist`;
@@ -10,11 +10,11 @@
 //! so `tid=3` matches both `"3"` and `3`, and `enabled=true` matches `true`. Objects and arrays
 //! never match.
 
-use ctiproxy_plugin_api::ConfigError;
+use crate::error::ConfigError;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::path::FieldPath;
+use crate::field_path::FieldPath;
 
 /// The settings of include and exclude: `match = [...]` or `match = { ... }`.
 #[derive(Debug, Deserialize)]
@@ -65,9 +65,14 @@ impl Matcher {
         Ok(Matcher { conditions })
     }
 
-    /// True if any condition holds for `message`.
+    /// True if any condition holds for `message` (include and exclude).
     pub fn matches(&self, message: &Value) -> bool {
         self.conditions.iter().any(|c| c.holds(message))
+    }
+
+    /// True if every condition holds for `message` (a rule's `match`, where each key narrows).
+    pub fn matches_all(&self, message: &Value) -> bool {
+        self.conditions.iter().all(|c| c.holds(message))
     }
 }
 
@@ -112,8 +117,8 @@ fn scalar_text(value: &Value, at: &str) -> Result<String, ConfigError> {
     }
 }
 
-/// Does the field's value, as text, equal `expected`?
-fn text_equals(value: &Value, expected: &str) -> bool {
+/// Does the field's value, as text, equal `expected`? (`3` and `"3"` both equal `3`.)
+pub fn text_equals(value: &Value, expected: &str) -> bool {
     match value {
         Value::String(s) => s == expected,
         Value::Bool(b) => expected == if *b { "true" } else { "false" },
@@ -137,6 +142,14 @@ mod tests {
         assert!(text_equals(&json!(null), "null"));
         assert!(!text_equals(&json!(3), "03"));
         assert!(!text_equals(&json!([3]), "[3]"));
+    }
+
+    #[test]
+    fn any_or_all() {
+        let m = Matcher::from_setting(&json!({"class": "getlist", "tid": ["3", "4"]})).unwrap();
+        assert!(m.matches(&json!({"class": "getlist", "tid": 5})));
+        assert!(!m.matches_all(&json!({"class": "getlist", "tid": 5})));
+        assert!(m.matches_all(&json!({"class": "getlist", "tid": 4})));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Field names as users write them: `class`, or a dotted path into nested objects such as
-//! `status.new`. Shared by strip, include and exclude so all three read a name the same way.
+//! `status.new`. Shared by strip, include, exclude and the MI rules so all of them read a name the same way.
 
-use ctiproxy_plugin_api::ConfigError;
+use crate::error::ConfigError;
 use serde_json::{Map, Value};
 
 /// A field of a JSON object message, parsed once at configuration time.
