@@ -172,6 +172,38 @@ impl Source {
     }
 }
 
+impl Source {
+    /// Locates `NAME[N].key` inside the N-th `[[pipeline.NAME]]` table that follows the entry
+    /// starting in `entry` (a rule of the mi plugin: `rules[1].event`), if there is one.
+    fn locate_in_subtable(&self, entry: Range<usize>, key: &str) -> Option<Location> {
+        let (table, rest) = key.split_once('[')?;
+        let (index, rest) = rest.split_once(']')?;
+        let index: usize = index.parse().ok()?;
+        let inner = rest.strip_prefix('.').unwrap_or(rest);
+        let inner = inner.split(['.', '[']).next().unwrap_or("");
+        let header = format!("[[pipeline.{table}]]");
+        let mut offset = entry.start.min(self.text.len());
+        let mut seen = 0;
+        for line in self.text[offset..].split_inclusive('\n') {
+            let trimmed = line.trim();
+            if trimmed == "[[pipeline]]" && offset > entry.start {
+                return None;
+            }
+            if trimmed == header {
+                if seen == index {
+                    let start = offset + line.len();
+                    let end =
+                        self.text[start..].find("\n[").map_or(self.text.len(), |i| start + i + 1);
+                    return Some(self.locate_key(start..end, inner));
+                }
+                seen += 1;
+            }
+            offset += line.len();
+        }
+        None
+    }
+}
+
 /// A configuration error, located.
 #[derive(Debug, Clone, thiserror::Error)]
 pub struct ConfigError {
@@ -270,7 +302,11 @@ impl Config {
         // An error about the whole entry points at the line naming its plugin.
         let first =
             if key.is_empty() { "plugin" } else { key.split(['.', '[']).next().unwrap_or("") };
-        let location = Some(self.source.locate_key(entry.span(), first));
+        let location = Some(
+            self.source
+                .locate_in_subtable(entry.span(), key)
+                .unwrap_or_else(|| self.source.locate_key(entry.span(), first)),
+        );
         let key = if key.is_empty() {
             format!("pipeline[{index}] ({plugin})")
         } else {

@@ -15,7 +15,9 @@ fn config_example_toml_checks_ok() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(
-        stdout.contains("OK, pipeline: stats > strip > include > exclude > spy > save#5 > save#6"),
+        stdout.contains(
+            "OK, pipeline: stats > mi > strip > include > exclude > spy > save#6 > save#7"
+        ),
         "{stdout}"
     );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "check created files");

@@ -13,32 +13,40 @@ use serde_json::Value;
 const SESSION: &str = include_str!("../../../core/demo/session-login.jsonl");
 const EVENTS: &str = include_str!("fixtures/cti/events-of-interest.jsonl");
 
-/// The two rules of config.example.toml (the core tests check that file uses the same ones).
-const RULES: &str = r#"
-vars = { domain = "pbx.example.com", resync_event = "check-sync" }
+const EXAMPLE: &str = include_str!("../../../config.example.toml");
 
-[[rules]]
-name = "mwi-lamp"
-match = { class = "getlist", function = "updatestatus", listname = "voicemails" }
-direction = "server"
-when = "msg.status.new is defined and changed('status.new')"
-each = "lines(find('users', 'voicemailid', msg.tid))"
-action = "mwi_update"
-uri = "sip:{{ item.config.number }}@{{ vars.domain }}"
-account = "sip:{{ obj.config.mailbox }}@{{ vars.domain }}"
-new = "{{ msg.status.new }}"
-old = "{{ obj.status.old | default(0) }}"
+/// The `mi` entry of config.example.toml, as the plugin receives it: its `vars` and its two
+/// rules, without its transport and dry-run (each test sets its own).
+fn example_rules() -> String {
+    let start = EXAMPLE.find("plugin = \"mi\"").expect("config.example.toml has an mi entry");
+    let entry = &EXAMPLE[start..];
+    let end = entry.find("\n[[pipeline]]").unwrap_or(entry.len());
+    entry[..end]
+        .lines()
+        .filter(|l| l.starts_with("vars") || l.starts_with("[[pipeline.rules]]") || in_rule(l))
+        .map(|l| l.replace("[[pipeline.rules]]", "[[rules]]"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
-[[rules]]
-name = "phone-resync"
-match = { class = "getlist", function = "updateconfig", listname = "phones" }
-direction = "server"
-when = "push"
-action = "event_notify"
-uri = "sip:{{ obj.config.number }}@{{ vars.domain }}"
-event = "{{ vars.resync_event }}"
-cooldown = 10
-"#;
+// Rule keys start lowercase; the entry's own settings are named so as not to collide.
+fn in_rule(line: &str) -> bool {
+    const RULE_KEYS: [&str; 12] = [
+        "name",
+        "match",
+        "direction",
+        "when",
+        "each",
+        "action",
+        "uri",
+        "account",
+        "new",
+        "old",
+        "event",
+        "cooldown",
+    ];
+    RULE_KEYS.iter().any(|k| line.starts_with(&format!("{k} =")))
+}
 
 fn plugin(transport: &str, extra: &str, rules: &str) -> Harness<MiRules> {
     Harness::new(&format!("{transport}\n{extra}\n{rules}")).expect("the plugin builds")
@@ -130,7 +138,7 @@ fn expected_commands() -> Vec<(String, String, Option<String>)> {
 }
 
 fn run_example(transport: String, server: &TestServer) -> Harness<MiRules> {
-    let mut h = plugin(&transport, "timeout = 5", RULES);
+    let mut h = plugin(&transport, "timeout = 5", &example_rules());
     h.start_session();
     play(&mut h, SESSION);
     play(&mut h, &events("mwi"));
@@ -171,7 +179,7 @@ fn the_example_rules_send_the_same_over_http() {
 #[test]
 fn ids_as_strings_or_integers_and_two_pbxs_with_overlapping_ids() {
     let server = TestServer::start();
-    let mut h = plugin(&datagram(&server), "", RULES);
+    let mut h = plugin(&datagram(&server), "", &example_rules());
     let config = |pbx: &str, list: &str, tid: &str, config: &str| {
         format!(
             r#"{{"class":"getlist","function":"updateconfig","listname":"{list}","tipbxid":"{pbx}","tid":{tid},"config":{config}}}"#
@@ -193,7 +201,8 @@ fn ids_as_strings_or_integers_and_two_pbxs_with_overlapping_ids() {
     h.server(&status("xivo", "\"3\"", "2")); // the same count, as an integer: no change
     let sent = shown(&wait_for(&server, 4));
     // The pushed phone configs fire the resync rule too, once per PBX (different URIs).
-    let mwis: Vec<_> = sent.iter().filter(|(_, _, body)| body.is_some()).cloned().collect();
+    let mut mwis: Vec<_> = sent.iter().filter(|(_, _, body)| body.is_some()).cloned().collect();
+    mwis.sort();
     assert_eq!(mwis, [mwi("1002", "1002", 2, 0), mwi("2002", "1002", 5, 0)]);
     h.shutdown();
     assert_eq!(h.counter("mwi-lamp.matched"), 2);
@@ -237,7 +246,7 @@ headers = ["X-Status: {{ msg.status.availstate }}"]
 #[test]
 fn cooldown_suppresses_repeats_and_lets_one_through_after_the_window() {
     let server = TestServer::start();
-    let mut h = plugin(&datagram(&server), "", RULES);
+    let mut h = plugin(&datagram(&server), "", &example_rules());
     let phone = r#"{"class":"getlist","function":"updateconfig","listname":"phones","tipbxid":"xivo","tid":"8","config":{"number":"1002"}}"#;
     let t0 = 1_550_844_512_000_000;
     for (seconds, _) in [(0, "fires"), (3, "suppressed"), (9, "suppressed"), (10, "fires")] {
@@ -252,7 +261,7 @@ fn cooldown_suppresses_repeats_and_lets_one_through_after_the_window() {
 #[test]
 fn dry_run_prints_every_command_and_sends_nothing() {
     let server = TestServer::start();
-    let mut h = plugin(&datagram(&server), "dry_run = true", RULES);
+    let mut h = plugin(&datagram(&server), "dry_run = true", &example_rules());
     h.start_session();
     play(&mut h, SESSION);
     h.shutdown();
@@ -267,7 +276,8 @@ fn dry_run_prints_every_command_and_sends_nothing() {
 
 #[test]
 fn check_only_validates_without_starting_anything() {
-    let h = Harness::<MiRules>::check_only(&format!("datagram = \"127.0.0.1:9\"\n{RULES}"));
+    let h =
+        Harness::<MiRules>::check_only(&format!("datagram = \"127.0.0.1:9\"\n{}", example_rules()));
     assert!(h.is_ok());
 }
 
