@@ -5,7 +5,8 @@
 //! split into lines by the [`framer`] and queued as [`event`]s for the [`pipeline`], a chain of
 //! plugins found and checked by the [`loader`] and configured by the [`config`]. The plugins talk
 //! back through the [`host`] services. [`app`] assembles all of it for every command;
-//! [`demo`] replays a recorded session through it with no CTI server at all.
+//! [`demo`] replays a recorded session through it with no CTI server at all, and [`replay`] runs
+//! a pipeline over captures instead of live sockets.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -20,4 +21,5 @@ pub mod loader;
 pub mod logging;
 pub mod pipeline;
 pub mod proxy;
+pub mod replay;
 pub mod session;

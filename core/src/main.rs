@@ -1,9 +1,10 @@
 //! The `ctiproxy` command: run a configured proxy, check a configuration, list plugins, play the
-//! demo, talk to OpenSIPS's Management Interface.
+//! demo, replay captures through a pipeline, talk to OpenSIPS's Management Interface.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -13,6 +14,7 @@ use ctiproxy::demo;
 use ctiproxy::host::ProxyHost;
 use ctiproxy::loader::{self, LoadError, Registry};
 use ctiproxy::pipeline::Pipeline;
+use ctiproxy::replay;
 
 #[derive(Parser)]
 #[command(
@@ -67,6 +69,30 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Run a configuration's pipeline over captures instead of live sockets.
+    ///
+    /// Captures are the save plugin's JSON-lines files (format = "jsonl"; several are replayed
+    /// one after the other) or one classic ctisave pair, told apart by content. [proxy] server
+    /// and listen are not needed.
+    #[command(after_help = "Examples:
+  ctiproxy replay -c rules.toml monday.jsonl tuesday.jsonl
+  ctiproxy replay -c rules.toml --realtime --max-gap 1 capture.jsonl
+  ctiproxy replay -c stats.toml client.txt server.txt     # classic pair: CLIENT_FILE SERVER_FILE")]
+    Replay {
+        /// The TOML configuration.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// Capture files: JSON-lines captures of the save plugin, or the two files of a classic
+        /// ctisave pair (client > server first).
+        #[arg(value_name = "CAPTURE", required = true)]
+        captures: Vec<PathBuf>,
+        /// Deliver events with the recorded gaps between them (default: as fast as possible).
+        #[arg(long)]
+        realtime: bool,
+        /// With --realtime, the longest wait between two events, in seconds.
+        #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
+        max_gap: Duration,
+    },
     /// Replay a recorded CTI session through the proxy and the spy, with embedded server and
     /// client on loopback. Needs nothing else.
     Demo {
@@ -102,6 +128,9 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             run(&config)
         }
         Command::Check { config } => check(&config),
+        Command::Replay { config, captures, realtime, max_gap } => {
+            replay(&config, &captures, replay::Options { realtime, max_gap })
+        }
         Command::Plugins { config, all } => plugins(config, all),
         Command::Demo { pretty } => run_demo(pretty),
         Command::Mi(args) => Ok(ctiproxy_mi::cli::run(*args)),
@@ -113,27 +142,50 @@ fn run(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(app::serve(config, pipeline)?)
 }
 
-fn check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let config = match Config::load(path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::FAILURE);
-        }
+fn check(path: &Path) -> anyhow::Result<ExitCode> {
+    let Some(config) = load_config(path) else { return Ok(ExitCode::FAILURE) };
+    let Some(pipeline) = build_pipeline(&config, ProxyHost::stdout().check_only())? else {
+        return Ok(ExitCode::FAILURE);
     };
-    match app::build(&config, Arc::new(ProxyHost::stdout().check_only())) {
-        Ok(pipeline) => {
-            println!("{}: OK, pipeline: {}", path.display(), pipeline.labels().join(" > "));
-            Ok(ExitCode::SUCCESS)
-        }
+    println!("{}: OK, pipeline: {}", path.display(), pipeline.labels().join(" > "));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads a configuration; an invalid one is reported on stderr (`None`).
+fn load_config(path: &Path) -> Option<Config> {
+    Config::load(path).map_err(|e| eprintln!("{e}")).ok()
+}
+
+/// Builds a configuration's pipeline as `run` does; an invalid one is reported on stderr, one
+/// problem per line (`None`).
+fn build_pipeline(config: &Config, host: ProxyHost) -> anyhow::Result<Option<Pipeline>> {
+    match app::build(config, Arc::new(host)) {
+        Ok(pipeline) => Ok(Some(pipeline)),
         Err(AppError::Config(errors)) => {
-            for e in errors {
-                eprintln!("{e}");
-            }
-            Ok(ExitCode::FAILURE)
+            errors.iter().for_each(|e| eprintln!("{e}"));
+            Ok(None)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The captures are checked before the pipeline is built, so a wrong file leaves no plugin
+/// side effect (a save plugin truncating its output, an MI connection).
+fn replay(path: &Path, captures: &[PathBuf], options: replay::Options) -> anyhow::Result<ExitCode> {
+    let Some(config) = load_config(path) else { return Ok(ExitCode::FAILURE) };
+    let plan = replay::plan(captures)?;
+    let Some(pipeline) = build_pipeline(&config, ProxyHost::stdout())? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    tracing::info!("Replaying through the pipeline: {}.", pipeline.labels().join(" > "));
+    let report = replay::run(&plan, pipeline, &config, options)?;
+    tracing::info!("Replayed {} messages.", report.messages);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text.parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is not a number of seconds"))
 }
 
 fn plugins(config: Option<PathBuf>, all: bool) -> anyhow::Result<ExitCode> {

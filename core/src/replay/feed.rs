@@ -1,0 +1,81 @@
+//! Hands replayed events to the running pipeline: through its queue with overflow "block" (a
+//! replay never drops), paced when `--realtime` asks, and stopping early on Ctrl-C or SIGTERM
+//! so the plugins are still flushed, as a live run does.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::runtime::Runtime;
+use tokio::sync::Notify;
+
+use super::pacer::Pacer;
+use crate::event::Event;
+use crate::pipeline::PipelineHandle;
+
+/// The replay's end of the pipeline queue.
+pub struct Feed {
+    runtime: Runtime,
+    handle: PipelineHandle,
+    pacer: Option<Pacer>,
+    stop: Arc<AtomicBool>,
+    wake: Arc<Notify>,
+}
+
+impl Feed {
+    /// A feed into `handle`; `max_gap` paces it in real time with gaps capped at that.
+    pub fn new(handle: PipelineHandle, max_gap: Option<Duration>) -> std::io::Result<Feed> {
+        // Also drives the signal listener, which is polled whenever an event is handed over.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let wake = Arc::new(Notify::new());
+        let (stop_flag, wake_feed) = (stop.clone(), wake.clone());
+        runtime.spawn(async move {
+            crate::app::shutdown_signal().await;
+            stop_flag.store(true, Ordering::SeqCst);
+            wake_feed.notify_one();
+        });
+        Ok(Feed { runtime, handle, pacer: max_gap.map(Pacer::new), stop, wake })
+    }
+
+    /// Whether Ctrl-C or SIGTERM asked the replay to stop.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Hands `event` over once it is due, waiting for room in the queue. After a stop, only
+    /// session ends still go through (at once), so plugins see every session close.
+    pub fn send(&mut self, event: Event) {
+        let due = self.pacer.as_mut().map(|p| p.due(event_ts(&event)));
+        let (handle, wake) = (&self.handle, &self.wake);
+        let stop = || self.stop.load(Ordering::SeqCst);
+        self.runtime.block_on(async {
+            if let Some(due) = due.filter(|_| !stop()) {
+                tokio::select! {
+                    () = tokio::time::sleep_until(due.into()) => {}
+                    () = wake.notified() => {}
+                }
+            }
+            match event {
+                Event::Messages { .. } if stop() => {}
+                Event::Messages { .. } => {
+                    handle.send_messages(event).await;
+                }
+                _ => handle.send_control(event).await,
+            }
+        });
+    }
+
+    /// Stops feeding: once the handle is gone the pipeline drains and shuts down.
+    pub fn close(self) {
+        drop(self.handle);
+    }
+}
+
+fn event_ts(event: &Event) -> i64 {
+    match event {
+        Event::SessionStart { ts, .. }
+        | Event::Messages { ts, .. }
+        | Event::SessionEnd { ts, .. } => *ts,
+    }
+}
