@@ -1,6 +1,6 @@
 //! `ctiproxy demo`: a recorded CTI session (login to logout) replayed by an embedded server and
-//! an embedded client through a real proxy on loopback, with the spy (and statistics, when the
-//! stats plugin is installed) in the pipeline. Needs no CTI server; checks at the end that each
+//! an embedded client through a real proxy on loopback, with the spy, the example MI rules in
+//! dry-run and statistics (when those plugins are installed) in the pipeline. Needs no CTI server; checks at the end that each
 //! peer received exactly the bytes the other sent.
 
 use std::io::{BufRead, BufReader, Write};
@@ -123,12 +123,31 @@ pub fn start_client(
     std::thread::spawn(move || play(TcpStream::connect(addr)?, &steps, Direction::ClientToServer))
 }
 
-/// The demo's pipeline: the spy, then statistics if that plugin is installed.
-pub fn config_text(server: SocketAddr, with_stats: bool, pretty: bool) -> String {
+/// The documented example configuration, whose `mi` entry the demo runs.
+pub const EXAMPLE_CONFIG: &str = include_str!("../../config.example.toml");
+
+/// The `[[pipeline]]` entry of `plugin = "mi"` in config.example.toml, with its rules (in
+/// dry-run, as documented there): the demo shows what they would send, and the tests send it.
+pub fn example_mi_entry() -> &'static str {
+    let start = EXAMPLE_CONFIG
+        .find("[[pipeline]]\nplugin = \"mi\"")
+        .expect("config.example.toml has an mi entry");
+    let entry = &EXAMPLE_CONFIG[start..];
+    let end = entry[1..].find("\n[[pipeline]]").map_or(entry.len(), |i| i + 2);
+    &entry[..end]
+}
+
+/// The demo's pipeline: the spy, then the example MI rules in dry-run (each command printed
+/// under the message that caused it) and statistics, when those plugins are installed.
+pub fn config_text(server: SocketAddr, installed: impl Fn(&str) -> bool, pretty: bool) -> String {
     let mut text = format!(
         "[proxy]\nlisten = \"127.0.0.1:0\"\nserver = \"{server}\"\n\n[[pipeline]]\nplugin = \"spy\"\npretty = {pretty}\n"
     );
-    if with_stats {
+    if installed("mi") {
+        text.push('\n');
+        text.push_str(example_mi_entry());
+    }
+    if installed("stats") {
         text.push_str("\n[[pipeline]]\nplugin = \"stats\"\n");
     }
     text

@@ -93,8 +93,8 @@ enum Command {
         #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
         max_gap: Duration,
     },
-    /// Replay a recorded CTI session through the proxy and the spy, with embedded server and
-    /// client on loopback. Needs nothing else.
+    /// Replay a recorded CTI session through the proxy, the spy and the example MI rules
+    /// (dry-run), with embedded server and client on loopback. Needs nothing else.
     Demo {
         /// Indent messages by 4 spaces.
         #[arg(long)]
@@ -235,8 +235,8 @@ fn run_demo(pretty: bool) -> anyhow::Result<ExitCode> {
     let (server_addr, server) =
         demo::start_server(steps.clone()).context("cannot start the demo server")?;
     let registry = app::registry(&Config::default());
-    let with_stats = registry.get("stats").is_some();
-    let config = Config::parse("<demo>", &demo::config_text(server_addr, with_stats, pretty))?;
+    let installed = |name: &str| registry.get(name).is_some();
+    let config = Config::parse("<demo>", &demo::config_text(server_addr, installed, pretty))?;
     let pipeline = Pipeline::build(&config, &registry, Arc::new(ProxyHost::stdout()))
         .map_err(AppError::Config)?;
     let labels = pipeline.labels().join(" > ");

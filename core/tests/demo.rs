@@ -23,6 +23,10 @@ fn demo_replays_the_session_through_the_spy_and_exits_zero() {
         "{}",
         done.stdout
     );
+    // The example MI rules ran in dry-run: each command printed under the message that caused it.
+    assert_eq!(done.stdout.matches("mi dry-run: rule mwi-lamp would send").count(), 4);
+    assert_eq!(done.stdout.matches("mi dry-run: rule phone-resync would send").count(), 1);
+    assert!(done.stdout.contains("pipeline: spy > mi > stats"), "{}", done.stdout);
     // The spy prints keys sorted: login_id's "class" comes before "commandid" and "company".
     assert!(done
         .stdout

@@ -10,15 +10,11 @@ use support::{
     ctiproxy, parse_script, start_client, start_proxy, start_server, write_config, Step,
 };
 
-const EXAMPLE: &str = include_str!("../../config.example.toml");
 const EVENTS: &str = include_str!("fixtures/events-of-interest.jsonl");
 
 /// config.example.toml's `mi` entry, sending for real to `datagram`.
 fn example_mi_entry(datagram: &str) -> String {
-    let start = EXAMPLE.find("[[pipeline]]\nplugin = \"mi\"").expect("an mi entry");
-    let entry = &EXAMPLE[start..];
-    let end = entry[1..].find("\n[[pipeline]]").map_or(entry.len(), |i| i + 1);
-    let entry = entry[..end].replace("dry_run = true", "dry_run = false");
+    let entry = ctiproxy::demo::example_mi_entry().replace("dry_run = true", "dry_run = false");
     entry.replace("datagram = \"127.0.0.1:8809\"", &format!("datagram = \"{datagram}\""))
 }
 
@@ -135,4 +131,56 @@ fn a_rule_error_names_the_file_line_and_rule() {
         "{stderr}"
     );
     assert!(stderr.contains("   14 | event = \"{{ msg.x }\""), "{stderr}");
+}
+
+/// Masks the random From tags, the only thing that differs between two runs' commands.
+fn untagged(output: &str) -> String {
+    output
+        .split(";tag=")
+        .enumerate()
+        .map(|(i, part)| if i == 0 { part.to_owned() } else { format!(";tag=T{}", &part[16..]) })
+        .collect()
+}
+
+fn replay(config: &std::path::Path, captures: &[std::path::PathBuf]) -> String {
+    let out = ctiproxy().arg("replay").arg("-c").arg(config).args(captures).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn replaying_a_capture_gives_the_dry_run_output_of_the_live_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // Without the cooldown: a classic pair's times come from `timenow`, not from this run's clock.
+    let rules = ctiproxy::demo::example_mi_entry().replace("cooldown = 10", "cooldown = 0");
+    let (jsonl, client, server_file) =
+        (dir.path().join("c.jsonl"), dir.path().join("client.txt"), dir.path().join("server.txt"));
+    let saves = format!(
+        "[[pipeline]]\nplugin = \"save\"\nformat = \"jsonl\"\nfile = \"{}\"\n\n[[pipeline]]\nplugin = \"save\"\nclient_file = \"{}\"\nserver_file = \"{}\"\n\n",
+        jsonl.display(),
+        client.display(),
+        server_file.display()
+    );
+    let steps = script();
+    let (server_addr, server) = start_server(steps.clone()).unwrap();
+    let (_live_dir, proxy) = start_proxy(server_addr, "", &format!("{saves}{rules}"));
+    start_client(proxy.addr(), steps).join().unwrap().expect("client side");
+    server.join().unwrap().expect("server side");
+    let live = proxy.finish();
+    assert!(live.status.success(), "{}", live.stderr);
+    assert_eq!(live.stdout.matches("mi dry-run: rule").count(), 10, "{}", live.stdout);
+
+    let config = dir.path().join("rules.toml");
+    std::fs::write(&config, &rules).unwrap();
+    assert_eq!(untagged(&replay(&config, &[jsonl])), untagged(&live.stdout));
+    // A classic pair keeps each message with its keys sorted: the causes read differently, the
+    // commands are the same.
+    let commands = |out: &str| {
+        untagged(out)
+            .lines()
+            .filter(|l| !l.starts_with("    cause:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(commands(&replay(&config, &[client, server_file])), commands(&live.stdout));
 }

@@ -266,10 +266,11 @@ fn dry_run_prints_every_command_and_sends_nothing() {
     play(&mut h, SESSION);
     h.shutdown();
     let out = h.output();
-    assert_eq!(out.matches("mi dry-run: rule mwi-lamp: datagram").count(), 4, "{out}");
-    assert_eq!(out.matches("mi dry-run: rule phone-resync").count(), 1, "{out}");
-    assert!(out.contains(r#"t_uac_dlg {"method":"NOTIFY","ruri":"sip:1002@pbx.example.com""#));
-    assert!(out.contains("    cause: Server > Client session 1: {\"class\":\"getlist\",\"function\":\"updateconfig\",\"listname\":\"phones\""));
+    let over = format!("would send over datagram {}: t_uac_dlg sip:", server.datagram_addr());
+    assert_eq!(out.matches(&format!("mi dry-run: rule mwi-lamp {over}")).count(), 4, "{out}");
+    assert_eq!(out.matches(&format!("mi dry-run: rule phone-resync {over}1002")).count(), 1);
+    assert!(out.contains(r#"    params: {"method":"NOTIFY","ruri":"sip:1002@pbx.example.com""#));
+    assert!(out.contains("    cause:  Server > Client session 1: {\"class\":\"getlist\",\"function\":\"updateconfig\",\"listname\":\"phones\""));
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(server.request_count(), 0);
 }

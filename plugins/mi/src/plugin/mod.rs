@@ -315,11 +315,13 @@ fn cause(message: &Message<'_>) -> String {
     format!("{} session {}: {excerpt}{more}", message.direction().label(), message.session_id())
 }
 
-/// What dry-run prints for a command: rule, transport, MI method and params, then the cause.
+/// What dry-run prints for a command: rule, transport and target, the MI method and params in
+/// full, then the message that caused it.
 fn dry_run_text(job: &Job, endpoint: &str) -> String {
-    let params = serde_json::to_string(&job.request.params).unwrap_or_default();
+    let request = &job.request;
+    let params = serde_json::to_string(&request.params).unwrap_or_default();
     format!(
-        "mi dry-run: rule {}: {} {} {params}\n    cause: {}\n",
-        job.rule_name, endpoint, job.request.method, job.cause
+        "mi dry-run: rule {} would send over {endpoint}: {} {}\n    params: {params}\n    cause:  {}\n",
+        job.rule_name, request.method, request.target, job.cause
     )
 }
