@@ -167,6 +167,34 @@ fn the_example_rules_send_exactly_the_expected_commands_over_datagram() {
     assert_eq!(h.counter("phone-resync.suppressed"), 1);
     let summary = h.logs().into_iter().find(|(_, m)| m.starts_with("MI rules:")).unwrap().1;
     assert!(summary.contains("mwi-lamp: matched 7, fired 7, succeeded 7, failed 0"), "{summary}");
+    // -v: each command and its outcome, with the rule and the message that caused it.
+    let debug: Vec<String> =
+        h.logs().into_iter().filter(|(l, _)| *l == Level::Debug).map(|(_, m)| m).collect();
+    let cause = "(cause: Server > Client session 1: {\"class\":\"getlist\",\"function\":\"updatestatus\",\"listname\":\"voicemails\",\"tipbxid\":\"xivo\",\"tid\":\"3\",\"status\":{\"new\":\"1\"}";
+    for what in [
+        "rule mwi-lamp: sending t_uac_dlg sip:1002@pbx.example.com ",
+        "rule mwi-lamp: t_uac_dlg sip:1002@pbx.example.com: 200 OK ",
+    ] {
+        assert!(
+            debug.iter().any(|m| m.starts_with(what) && m.contains(cause)),
+            "{what}: {debug:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_example_rules_send_the_same_over_xmlrpc_and_fifo() {
+    let server = TestServer::start();
+    run_example(format!("xmlrpc = \"{}\"", server.xmlrpc_url()), &server);
+    assert_eq!(server.requests(Kind::XmlRpc).len(), expected_commands().len());
+    let server = TestServer::start();
+    let fifo = format!(
+        "fifo = \"{}\"\nreply_dir = \"{}\"",
+        server.fifo_path().display(),
+        server.reply_dir().display()
+    );
+    run_example(fifo, &server);
+    assert_eq!(server.requests(Kind::Fifo).len(), expected_commands().len());
 }
 
 #[test]
