@@ -444,3 +444,34 @@ fn the_rate_limit_refuses_beyond_its_rate() {
     h.shutdown();
     assert!(failures(&h).contains("refused 3 (rate limit: 3)"), "{}", failures(&h));
 }
+
+#[test]
+fn hostile_messages_neither_crash_nor_flood() {
+    let server = TestServer::start();
+    for _ in 0..16 {
+        server.inject(Kind::Datagram, Injection::Silence);
+    }
+    let rules = r#"
+[[rules]]
+name = "each-item"
+each = "msg.items"
+action = "command"
+command = "log_level"
+params = { level = "{{ item }}" }
+"#;
+    let extra = "timeout = 5\nin_flight = 1\nqueue = 8\nshutdown_timeout = 0";
+    let mut h = plugin(&datagram(&server), extra, rules);
+    let deep = format!("{{\"items\":{}1{}}}", "[".repeat(10_000), "]".repeat(10_000));
+    h.server(&deep);
+    let items: Vec<String> = (0..20_000).map(|i| i.to_string()).collect();
+    h.server(&format!("{{\"items\":[{}]}}", items.join(",")));
+    h.server(r#"{"items":"not a list of commands","x":1}"#);
+    h.shutdown();
+    assert!(!h.is_poisoned());
+    let summary = failures(&h);
+    // Nesting beyond the JSON parser's limit is no message; 20,000 items are 20,000 commands of
+    // which the queue (8) and the one worker take 9, the rest refused; a string iterates by
+    // character, each a valid level.
+    assert!(summary.contains("matched 2, fired"), "{summary}");
+    assert!(summary.contains("queue full: "), "{summary}");
+}

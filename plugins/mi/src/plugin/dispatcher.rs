@@ -149,6 +149,15 @@ impl Dispatcher {
     }
 }
 
+impl Drop for Dispatcher {
+    /// An instance dropped without a shutdown (a later plugin of the pipeline failed to build)
+    /// must not leave workers waiting for ever: they drain what is queued and stop.
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.changed.notify_all();
+    }
+}
+
 /// The next job whose target is not in flight, marked busy; `None` once closed and drained.
 fn next(shared: &Shared) -> Option<Job> {
     let mut queue = shared.lock();

@@ -131,8 +131,11 @@ impl Plugin for MiRules {
         let interested: Vec<usize> =
             (0..self.rules.len()).filter(|&i| self.rules[i].looks_at(json, direction)).collect();
         let context = self.learn(json, push, message, !interested.is_empty());
-        for rule in interested {
-            self.apply(rule, &context, message);
+        if !interested.is_empty() {
+            let trigger = Trigger::of(message);
+            for rule in interested {
+                self.apply(rule, &context, &trigger);
+            }
         }
         Verdict::Pass
     }
@@ -191,7 +194,7 @@ impl MiRules {
         }
     }
 
-    fn apply(&mut self, index: usize, context: &Context, message: &Message<'_>) {
+    fn apply(&mut self, index: usize, context: &Context, trigger: &Trigger) {
         let rule = &self.rules[index];
         let items = match rule.holds(&self.templates, context) {
             Ok(false) => return,
@@ -206,19 +209,19 @@ impl MiRules {
             Ok(Some(items)) => {
                 items.into_iter().map(|item| context! { item, ..context.clone() }).collect()
             }
-            Err(refusal) => return self.refuse(index, &refusal, message),
+            Err(refusal) => return self.refuse(index, &refusal, trigger),
         };
         for context in contexts {
             match self.rules[index].action.render(&self.templates, &context) {
-                Ok(request) => self.fire(index, request, message),
-                Err(refusal) => self.refuse(index, &refusal, message),
+                Ok(request) => self.fire(index, request, trigger),
+                Err(refusal) => self.refuse(index, &refusal, trigger),
             }
         }
     }
 
-    fn fire(&mut self, index: usize, request: Request, message: &Message<'_>) {
+    fn fire(&mut self, index: usize, request: Request, trigger: &Trigger) {
         let rule = &self.rules[index];
-        let now = message.timestamp_micros();
+        let now = trigger.at_us;
         if !self.cooldowns.allow(index, &request.target, now, rule.cooldown_us) {
             self.tally.record(index, Event::Suppressed);
             let text = format!("rule {}: {} suppressed by cooldown", rule.name, request.target);
@@ -227,10 +230,15 @@ impl MiRules {
         if let Some(rate) = &mut self.rate {
             if !rate.take(now) {
                 let refusal = Refusal::new("rate limit", format!("{} not sent", request.target));
-                return self.refuse(index, &refusal, message);
+                return self.refuse(index, &refusal, trigger);
             }
         }
-        let job = Job { rule: index, rule_name: rule.name.clone(), request, cause: cause(message) };
+        let job = Job {
+            rule: index,
+            rule_name: rule.name.clone(),
+            request,
+            cause: trigger.cause.clone(),
+        };
         let sent = match &self.sink {
             Sink::Send(dispatcher) => {
                 let text = format!(
@@ -248,18 +256,15 @@ impl MiRules {
         };
         match sent {
             Ok(()) => self.tally.record(index, Event::Fired),
-            Err(refusal) => self.refuse(index, &refusal, message),
+            Err(refusal) => self.refuse(index, &refusal, trigger),
         }
     }
 
-    fn refuse(&self, index: usize, refusal: &Refusal, message: &Message<'_>) {
+    fn refuse(&self, index: usize, refusal: &Refusal, trigger: &Trigger) {
         self.tally.record(index, Event::Refused(refusal.reason));
         let text = format!(
             "rule {}: nothing sent ({}): {} (cause: {})",
-            self.rules[index].name,
-            refusal.reason,
-            refusal.detail,
-            cause(message)
+            self.rules[index].name, refusal.reason, refusal.detail, trigger.cause
         );
         self.repeats.log(&self.host, index, refusal.reason, &text);
     }
@@ -307,12 +312,27 @@ fn describe(endpoint: &Endpoint) -> String {
     }
 }
 
-/// The message that caused a command, for logs: direction, session and the start of the line.
-fn cause(message: &Message<'_>) -> String {
-    let text = String::from_utf8_lossy(message.bytes());
-    let excerpt: String = text.chars().take(CAUSE_EXCERPT).collect();
-    let more = if excerpt.len() < text.len() { "…" } else { "" };
-    format!("{} session {}: {excerpt}{more}", message.direction().label(), message.session_id())
+/// The message that caused a command: when, and for logs its direction, session and start.
+struct Trigger {
+    cause: String,
+    at_us: i64,
+}
+
+impl Trigger {
+    /// Computed once per message, however many commands it causes; only the start of the line
+    /// is decoded, so a huge message costs no more than a small one.
+    fn of(message: &Message<'_>) -> Trigger {
+        let bytes = message.bytes();
+        let head = &bytes[..bytes.len().min(CAUSE_EXCERPT * 4)];
+        let text = String::from_utf8_lossy(head);
+        let excerpt: String = text.chars().take(CAUSE_EXCERPT).collect();
+        let more = if excerpt.len() < bytes.len() { "…" } else { "" };
+        let (direction, session) = (message.direction().label(), message.session_id());
+        Trigger {
+            cause: format!("{direction} session {session}: {excerpt}{more}"),
+            at_us: message.timestamp_micros(),
+        }
+    }
 }
 
 /// What dry-run prints for a command: rule, transport and target, the MI method and params in

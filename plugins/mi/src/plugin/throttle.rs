@@ -25,7 +25,8 @@ impl Cooldowns {
         self.longest_us = self.longest_us.max(cooldown_us);
         let key = (rule, target.to_owned());
         match self.last.get(&key) {
-            Some(&at) if now_us.saturating_sub(at) < cooldown_us => false,
+            // A time before the last firing (a replayed capture's clock going back) is no repeat.
+            Some(&at) if (0..cooldown_us).contains(&now_us.saturating_sub(at)) => false,
             _ => {
                 self.last.insert(key, now_us);
                 true
@@ -94,6 +95,7 @@ mod tests {
         assert!(c.allow(0, "sip:1001@pbx", 1, 10_000_000), "another target");
         assert!(c.allow(1, "sip:1002@pbx", 1, 10_000_000), "another rule");
         assert!(c.allow(0, "sip:1002@pbx", 10_000_000, 10_000_000));
+        assert!(c.allow(0, "sip:1002@pbx", 5_000_000, 10_000_000), "the clock went back");
         c.expire(30_000_000);
         assert!(c.is_empty());
         assert!(c.allow(0, "x", 0, 0) && c.allow(0, "x", 0, 0), "no cooldown");
