@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ctiproxy::config::{Config, Overflow};
+use ctiproxy::budget::QueueLimits;
+use ctiproxy::config::{Config, Overflow, ProxyConfig};
 use ctiproxy::event::Event;
 use ctiproxy::host::ProxyHost;
 use ctiproxy::loader::Registry;
@@ -31,6 +32,11 @@ fn messages(count: usize) -> Vec<u8> {
         out.extend_from_slice(b"\"}\n");
     }
     out
+}
+
+/// A queue as the default config has it, in block mode.
+fn limits() -> QueueLimits {
+    QueueLimits { overflow: Overflow::Block, ..QueueLimits::of(&ProxyConfig::default()) }
 }
 
 /// A sink server: accepts one connection, reads to EOF, returns the byte count.
@@ -79,20 +85,12 @@ fn pipeline(registry: &Registry, text: &str) -> Pipeline {
 /// Sends `data` through an in-process proxy with `pipeline_text`, to a sink server.
 fn through_proxy(registry: &Registry, pipeline_text: &str, data: &[u8]) -> Duration {
     let (server_addr, server) = sink_server();
-    let (handle, running) =
-        pipeline(registry, pipeline_text).spawn(65_536, Overflow::Block).unwrap();
+    let (handle, running) = pipeline(registry, pipeline_text).spawn(limits()).unwrap();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let proxy_addr = listener.local_addr().unwrap();
-    let ctx = SessionContext {
-        server: server_addr.to_string(),
-        connect_timeout: Duration::from_secs(5),
-        max_line: 16 << 20,
-        raw: false,
-        pipeline: handle,
-        shutdown: tokio::sync::watch::channel(false).1,
-    };
+    let ctx = SessionContext::new(&ProxyConfig::default(), server_addr.to_string(), handle);
     let proxy = runtime.spawn(proxy::run(listener, ctx, false, std::future::pending()));
     let start = Instant::now();
     transfer(proxy_addr, data, server);
@@ -106,8 +104,7 @@ fn through_proxy(registry: &Registry, pipeline_text: &str, data: &[u8]) -> Durat
 /// Feeds `count` messages straight to the pipeline thread (no sockets).
 fn pipeline_only(registry: &Registry, pipeline_text: &str, count: usize) -> Duration {
     let data = bytes::Bytes::from(messages(count));
-    let (handle, running) =
-        pipeline(registry, pipeline_text).spawn(65_536, Overflow::Block).unwrap();
+    let (handle, running) = pipeline(registry, pipeline_text).spawn(limits()).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let start = Instant::now();
     runtime.block_on(async {

@@ -6,11 +6,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
+use crate::budget::QueueLimits;
 use crate::config::{self, Config, ConfigError};
 use crate::host::ProxyHost;
 use crate::loader::{self, Registry};
@@ -35,6 +34,9 @@ pub enum AppError {
         /// Why (not `source`: the message already says it, and a source chain would repeat it).
         reason: std::io::Error,
     },
+    /// The pipeline was still analysing at the shutdown deadline (what it missed is said).
+    #[error("{0}")]
+    Stalled(#[from] crate::pipeline::Stalled),
     /// Another I/O failure (runtime, threads).
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -91,18 +93,13 @@ pub fn run(
     // Bind before the pipeline starts, so a bind error leaves no plugin thread unjoined.
     let listener = runtime.block_on(bind(config))?;
     on_ready(listener.local_addr()?);
-    let (handle, running) = pipeline.spawn(config.proxy.queue, config.proxy.overflow)?;
-    let ctx = SessionContext {
-        server,
-        connect_timeout: Duration::from_secs_f64(config.proxy.connect_timeout_secs),
-        max_line: config.proxy.max_line_bytes,
-        raw: config.proxy.raw,
-        pipeline: handle,
-        shutdown: watch::channel(false).1,
-    };
+    let (handle, running) = pipeline.spawn(QueueLimits::of(&config.proxy))?;
+    let ctx = SessionContext::new(&config.proxy, server, handle);
     let summary =
         runtime.block_on(proxy::run(listener, ctx, config.proxy.keep_serving, shutdown_signal()));
-    let report = running.join();
+    let deadline = config::seconds_setting(config.proxy.shutdown_timeout_secs)
+        .unwrap_or(std::time::Duration::MAX);
+    let report = running.join_within(deadline).map_err(AppError::Stalled)?;
     log_report(&report);
     Ok(RunOutcome { summary, report })
 }
@@ -119,28 +116,43 @@ pub fn serve(config: &Config, pipeline: Pipeline) -> Result<std::process::ExitCo
     })
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
+/// Resolves on Ctrl-C (SIGINT), SIGTERM, SIGHUP or SIGQUIT: all four mean "finish the sessions,
+/// flush every plugin, report, exit". SIGHUP does not reopen files (captures are opened once,
+/// locked, for the whole run): rotate them with a restart, or logrotate's `copytruncate`.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
     };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
     tokio::select! {
         () = ctrl_c => tracing::info!("Interrupted; finishing sessions and flushing plugins."),
-        () = term => tracing::info!("Terminated; finishing sessions and flushing plugins."),
+        name = other_signals() => tracing::info!("{name} received; finishing sessions and flushing plugins."),
     }
+}
+
+#[cfg(unix)]
+async fn other_signals() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let wait = |kind: SignalKind, name: &'static str| async move {
+        match signal(kind) {
+            Ok(mut s) => {
+                s.recv().await;
+                name
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        name = wait(SignalKind::terminate(), "SIGTERM") => name,
+        name = wait(SignalKind::hangup(), "SIGHUP") => name,
+        name = wait(SignalKind::quit(), "SIGQUIT") => name,
+    }
+}
+
+#[cfg(not(unix))]
+async fn other_signals() -> &'static str {
+    std::future::pending().await
 }
 
 /// Says at exit what analysis missed: queue drops and disabled plugins. Never silent.

@@ -21,6 +21,12 @@ pub const DEFAULT_MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 pub const MAX_QUEUE: usize = 1 << 24;
 /// Default number of events between the proxy and the pipeline (an event is one read's lines).
 pub const DEFAULT_QUEUE: usize = 8_192;
+/// Default bytes the queued events may pin, what they really weigh (lines and bookkeeping).
+pub const DEFAULT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+/// Default bytes all sessions together may hold in unfinished lines.
+pub const DEFAULT_MAX_PARTIAL_BYTES: usize = 256 * 1024 * 1024;
+/// Default seconds shutdown waits for the pipeline to finish analysing what is queued.
+pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: f64 = 5.0;
 
 /// A whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -67,9 +73,25 @@ pub struct ProxyConfig {
     /// Events between the proxy and the pipeline; an event carries the lines of one read.
     #[serde(default = "default_queue")]
     pub queue: usize,
+    /// Bytes the queued events may pin; an event waits (block) or is dropped (drop) beyond it.
+    #[serde(default = "default_queue_bytes")]
+    pub queue_bytes: usize,
     /// What to do when the queue is full.
     #[serde(default)]
     pub overflow: Overflow,
+    /// Bytes all sessions together may hold in unfinished lines; beyond, a line is analysed as
+    /// oversize (forwarded all the same).
+    #[serde(default = "default_max_partial_bytes")]
+    pub max_partial_bytes: usize,
+    /// Sessions served at once; a client beyond is closed at once (none: no limit).
+    #[serde(default)]
+    pub max_sessions: Option<usize>,
+    /// Seconds without a byte in either direction after which a session is closed (none: never).
+    #[serde(default)]
+    pub idle_timeout_secs: Option<f64>,
+    /// Seconds shutdown waits for the pipeline to analyse what is queued before giving up.
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout_secs: f64,
     /// Longest line analysed; longer ones are forwarded and reported as oversize.
     #[serde(default = "default_max_line")]
     pub max_line_bytes: usize,
@@ -87,6 +109,15 @@ fn default_listen() -> String {
 fn default_queue() -> usize {
     DEFAULT_QUEUE
 }
+fn default_queue_bytes() -> usize {
+    DEFAULT_QUEUE_BYTES
+}
+fn default_max_partial_bytes() -> usize {
+    DEFAULT_MAX_PARTIAL_BYTES
+}
+fn default_shutdown_timeout() -> f64 {
+    DEFAULT_SHUTDOWN_TIMEOUT_SECS
+}
 fn default_max_line() -> usize {
     DEFAULT_MAX_LINE_BYTES
 }
@@ -101,7 +132,12 @@ impl Default for ProxyConfig {
             server: None,
             keep_serving: false,
             queue: default_queue(),
+            queue_bytes: default_queue_bytes(),
             overflow: Overflow::default(),
+            max_partial_bytes: default_max_partial_bytes(),
+            max_sessions: None,
+            idle_timeout_secs: None,
+            shutdown_timeout_secs: default_shutdown_timeout(),
             max_line_bytes: default_max_line(),
             raw: false,
             connect_timeout_secs: default_connect_timeout(),
@@ -284,10 +320,22 @@ impl Config {
         if p.max_line_bytes == 0 {
             return Err(self.error_at_proxy_key("max_line_bytes", "must be at least 1".into()));
         }
-        let timeout = std::time::Duration::try_from_secs_f64(p.connect_timeout_secs);
-        if !(p.connect_timeout_secs > 0.0 && timeout.is_ok()) {
-            let msg = "must be a positive number of seconds".into();
-            return Err(self.error_at_proxy_key("connect_timeout_secs", msg));
+        if p.queue_bytes < MIN_QUEUE_BYTES || p.queue_bytes > MAX_QUEUE_BYTES {
+            let msg = format!("must be between {MIN_QUEUE_BYTES} and {MAX_QUEUE_BYTES}");
+            return Err(self.error_at_proxy_key("queue_bytes", msg));
+        }
+        if p.max_sessions == Some(0) {
+            return Err(self.error_at_proxy_key("max_sessions", "must be at least 1".into()));
+        }
+        let timeouts = [
+            ("connect_timeout_secs", Some(p.connect_timeout_secs)),
+            ("idle_timeout_secs", p.idle_timeout_secs),
+            ("shutdown_timeout_secs", Some(p.shutdown_timeout_secs)),
+        ];
+        for (key, seconds) in timeouts {
+            if let Some(seconds) = seconds {
+                seconds_setting(seconds).map_err(|m| self.error_at_proxy_key(key, m))?;
+            }
         }
         if let Some(server) = &p.server {
             server_address(server).map_err(|m| self.error_at_proxy_key("server", m))?;
@@ -313,6 +361,19 @@ impl Config {
             format!("pipeline[{index}] ({plugin}).{key}")
         };
         ConfigError { location, key, message }
+    }
+}
+
+/// Smallest `queue_bytes`: room for one read's lines at least.
+pub const MIN_QUEUE_BYTES: usize = 1024 * 1024;
+/// Largest `queue_bytes` (the budget counts in 64-byte units of a u32).
+pub const MAX_QUEUE_BYTES: usize = 64 * (u32::MAX as usize);
+
+/// A number of seconds from the config: positive and representable.
+pub fn seconds_setting(seconds: f64) -> Result<std::time::Duration, String> {
+    match std::time::Duration::try_from_secs_f64(seconds) {
+        Ok(duration) if seconds > 0.0 => Ok(duration),
+        _ => Err("must be a positive number of seconds".into()),
     }
 }
 

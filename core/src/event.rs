@@ -74,6 +74,23 @@ impl Event {
         Event::Messages { session, direction, ts, frames: vec![frame] }
     }
 
+    /// What the event pins in memory while queued: its lines' bytes (a frame's line is a view of
+    /// exactly its bytes, or a preview for an oversize line), each frame's bookkeeping and the
+    /// frame list's spare capacity. Tiny frames cost what they weigh, not one byte.
+    pub fn weight(&self) -> usize {
+        const EVENT_OVERHEAD: usize = std::mem::size_of::<Event>() + 32;
+        match self {
+            Event::Messages { frames, .. } => {
+                let lines: usize = frames.iter().map(|f| f.line.len()).sum();
+                EVENT_OVERHEAD + frames.capacity() * std::mem::size_of::<Frame>() + lines
+            }
+            Event::SessionStart { client, server, .. } => {
+                EVENT_OVERHEAD + client.len() + server.len()
+            }
+            Event::SessionEnd { reason, .. } => EVENT_OVERHEAD + reason.len(),
+        }
+    }
+
     /// How many messages the event carries.
     pub fn message_count(&self) -> usize {
         match self {

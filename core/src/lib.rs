@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod budget;
 pub mod classic;
 pub mod config;
 pub mod demo;
@@ -19,6 +20,7 @@ pub mod framer;
 pub mod host;
 pub mod loader;
 pub mod logging;
+pub mod partials;
 pub mod pipeline;
 pub mod proxy;
 pub mod replay;

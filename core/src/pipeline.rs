@@ -1,12 +1,14 @@
 //! The pipeline: the chain of plugin instances, run on its own thread behind a bounded queue.
 //!
-//! The proxy never waits for analysis except through the queue: with `overflow = "block"` a full
-//! queue slows reading (nothing is lost), with `"drop"` the event is dropped and counted, and the
-//! count is reported at session end and at exit. Session start and end events are never dropped,
-//! so every plugin sees every session close. A plugin that panics is poisoned: logged once with
+//! The proxy never waits for analysis except through the queue, bounded in events and in bytes
+//! ([`crate::budget`]): with `overflow = "block"` a full queue slows reading (nothing is lost),
+//! with `"drop"` the event is dropped and counted, and the count is reported at session end and
+//! at exit. Session start and end events take no room and never wait, so a session is always
+//! forwarded and every plugin sees every session close. Shutdown waits for the analysis of what
+//! is queued only up to a deadline (a plugin whose output nobody reads must not hang the exit). A plugin that panics is poisoned: logged once with
 //! its name, skipped from then on, counted, while the others keep running.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,7 @@ use ctiproxy_plugin_api::{
 };
 use tokio::sync::mpsc;
 
+use crate::budget::{Budget, Permit, QueueLimits};
 use crate::config::{Config, ConfigError, Overflow};
 use crate::event::{now_micros, Event};
 use crate::framer::Frame;
@@ -63,20 +66,52 @@ pub struct Report {
 pub struct Pipeline {
     stages: Vec<Stage>,
     host: Arc<ProxyHost>,
+    busy: Busy,
+}
+
+/// An event in the queue, with the room it holds until it is delivered.
+struct Queued {
+    event: Event,
+    _permit: Option<Permit>,
 }
 
 /// The proxy's end of the queue.
 #[derive(Clone)]
 pub struct PipelineHandle {
-    tx: mpsc::Sender<Event>,
-    overflow: Overflow,
+    tx: mpsc::UnboundedSender<Queued>,
+    budget: Budget,
     dropped: Arc<AtomicU64>,
 }
+
+/// The stage being called, for the report of a pipeline stuck at shutdown (`usize::MAX`: none).
+type Busy = Arc<AtomicUsize>;
 
 /// The running pipeline thread.
 pub struct Running {
     thread: std::thread::JoinHandle<Report>,
     dropped: Arc<AtomicU64>,
+    budget: Budget,
+    busy: Busy,
+    labels: Vec<String>,
+}
+
+/// The pipeline did not finish analysing what was queued before the shutdown deadline.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the pipeline did not finish within {deadline:?}: {queued} queued events ({queued_bytes} bytes) were not analysed{}; messages lost to a full queue: {dropped}",
+    busy.as_ref().map(|b| format!(", plugin {b} was still busy (is its output being read?)")).unwrap_or_default()
+)]
+pub struct Stalled {
+    /// The deadline.
+    pub deadline: Duration,
+    /// Message events still queued.
+    pub queued: usize,
+    /// Their bytes.
+    pub queued_bytes: usize,
+    /// The stage that was being called, if any.
+    pub busy: Option<String>,
+    /// Messages dropped before (overflow = "drop").
+    pub dropped: u64,
 }
 
 fn label_for(config: &Config, index: usize, plugin: &str) -> String {
@@ -108,7 +143,7 @@ impl Pipeline {
             }
         }
         if errors.is_empty() {
-            Ok(Pipeline { stages, host })
+            Ok(Pipeline { stages, host, busy: Arc::new(AtomicUsize::new(usize::MAX)) })
         } else {
             Err(errors)
         }
@@ -119,48 +154,48 @@ impl Pipeline {
         self.stages.iter().map(|s| s.label.clone()).collect()
     }
 
-    /// Starts the pipeline thread behind a queue of `queue` events.
-    pub fn spawn(
-        self,
-        queue: usize,
-        overflow: Overflow,
-    ) -> std::io::Result<(PipelineHandle, Running)> {
-        let (tx, rx) = mpsc::channel(queue);
+    /// Starts the pipeline thread behind a queue bounded by `limits`.
+    pub fn spawn(self, limits: QueueLimits) -> std::io::Result<(PipelineHandle, Running)> {
+        let (tx, rx) = mpsc::unbounded_channel();
         let dropped = Arc::new(AtomicU64::new(0));
+        let budget = Budget::new(limits);
+        let busy = self.busy.clone();
+        let labels = self.labels();
         let thread =
             std::thread::Builder::new().name("pipeline".into()).spawn(move || self.run(rx))?;
-        let handle = PipelineHandle { tx, overflow, dropped: dropped.clone() };
-        Ok((handle, Running { thread, dropped }))
+        let handle = PipelineHandle { tx, budget: budget.clone(), dropped: dropped.clone() };
+        Ok((handle, Running { thread, dropped, budget, busy, labels }))
     }
 
-    fn run(mut self, mut rx: mpsc::Receiver<Event>) -> Report {
+    fn run(mut self, mut rx: mpsc::UnboundedReceiver<Queued>) -> Report {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build();
         let Ok(runtime) = runtime else {
             tracing::error!("Cannot start the pipeline's timer; plugins get no ticks.");
-            while let Some(event) = rx.blocking_recv() {
-                self.deliver(event);
+            while let Some(queued) = rx.blocking_recv() {
+                self.deliver(queued.event);
             }
             return self.finish();
         };
         let mut messages = 0u64;
         let mut next_tick = Instant::now() + TICK;
         loop {
-            let event = match rx.try_recv() {
-                Ok(event) => Some(event),
+            let queued = match rx.try_recv() {
+                Ok(queued) => Some(queued),
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
                 Err(mpsc::error::TryRecvError::Empty) => {
                     self.host.flush();
                     let wait = next_tick.saturating_duration_since(Instant::now());
                     match runtime.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
-                        Ok(Some(event)) => Some(event),
+                        Ok(Some(queued)) => Some(queued),
                         Ok(None) => break,
                         Err(_) => None,
                     }
                 }
             };
-            if let Some(event) = event {
-                messages += event.message_count() as u64;
-                self.deliver(event);
+            // The room the event held is given back only once it is delivered (`queued` drops).
+            if let Some(queued) = queued {
+                messages += queued.event.message_count() as u64;
+                self.deliver(queued.event);
             }
             if Instant::now() >= next_tick {
                 self.broadcast(&calls::tick_event(now_micros()));
@@ -209,7 +244,7 @@ impl Pipeline {
 
     fn deliver_message(&mut self, session: u64, direction: Direction, ts: i64, frame: &Frame) {
         let mut replaced: Option<Vec<u8>> = None;
-        for stage in &mut self.stages {
+        for (index, stage) in self.stages.iter_mut().enumerate() {
             let line = replaced.as_deref().unwrap_or(&frame.line);
             // A replacement is a whole line: it is no longer an oversize preview.
             let (len, flags) = match replaced {
@@ -219,7 +254,7 @@ impl Pipeline {
                 None => (frame.len, frame.flags),
             };
             let event = calls::message_event(session, direction, ts, line, len, flags);
-            match stage.call(&event) {
+            match stage.call(&event, index, &self.busy) {
                 Outcome::Drop => break,
                 Outcome::Replace(bytes) => replaced = Some(bytes),
                 _ => {}
@@ -228,8 +263,8 @@ impl Pipeline {
     }
 
     fn broadcast(&mut self, event: &ctiproxy_plugin_api::abi::Event<'_>) {
-        for stage in &mut self.stages {
-            stage.call(event);
+        for (index, stage) in self.stages.iter_mut().enumerate() {
+            stage.call(event, index, &self.busy);
         }
     }
 
@@ -252,8 +287,16 @@ impl Pipeline {
 }
 
 impl Stage {
-    fn call(&mut self, event: &ctiproxy_plugin_api::abi::Event<'_>) -> Outcome {
+    /// Calls the instance, marking it busy meanwhile (for the report of a stuck shutdown).
+    fn call(
+        &mut self,
+        event: &ctiproxy_plugin_api::abi::Event<'_>,
+        index: usize,
+        busy: &Busy,
+    ) -> Outcome {
+        busy.store(index, Ordering::Relaxed);
         let outcome = self.instance.call(event);
+        busy.store(usize::MAX, Ordering::Relaxed);
         match &outcome {
             Outcome::Panicked(text) => tracing::error!(
                 plugin = %self.label,
@@ -323,49 +366,77 @@ fn build_stage(
 }
 
 impl PipelineHandle {
-    /// Sends a session start or end: always waits for room, never dropped.
-    pub async fn send_control(&self, event: Event) {
+    /// Sends a session start or end: takes no room in the queue, never waits, never dropped.
+    pub fn send_control(&self, event: Event) {
         // An error means the pipeline thread is gone; the proxy keeps forwarding regardless.
-        let _ = self.tx.send(event).await;
+        let _ = self.tx.send(Queued { event, _permit: None });
     }
 
     /// Queues messages if that needs no waiting: `Ok(true)` queued, `Ok(false)` dropped (drop
     /// mode, queue full, counted), `Err(event)` when block mode must wait for room.
     pub fn try_send_messages(&self, event: Event) -> Result<bool, Event> {
-        match self.tx.try_send(event) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(true),
-            Err(mpsc::error::TrySendError::Full(event)) => match self.overflow {
-                Overflow::Block => Err(event),
-                Overflow::Drop => {
-                    self.dropped.fetch_add(event.message_count() as u64, Ordering::Relaxed);
-                    Ok(false)
-                }
-            },
+        match self.budget.try_take(event.weight()) {
+            Some(permit) => {
+                let _ = self.tx.send(Queued { event, _permit: Some(permit) });
+                Ok(true)
+            }
+            None if self.budget.limits().overflow == Overflow::Block => Err(event),
+            None => {
+                self.count_dropped(event.message_count() as u64);
+                Ok(false)
+            }
         }
     }
 
-    /// Sends messages; returns false when they were dropped because the queue was full (each one
-    /// is counted).
+    /// Sends messages, waiting for room in block mode; returns false when they were dropped
+    /// because the queue was full (each one is counted).
     pub async fn send_messages(&self, event: Event) -> bool {
         match self.try_send_messages(event) {
             Ok(queued) => queued,
             Err(event) => {
-                let _ = self.tx.send(event).await;
+                let permit = self.budget.take(event.weight()).await;
+                let _ = self.tx.send(Queued { event, _permit: Some(permit) });
                 true
             }
         }
+    }
+
+    /// Counts messages that will never be queued (dropped, or abandoned at shutdown).
+    pub fn count_dropped(&self, messages: u64) {
+        self.dropped.fetch_add(messages, Ordering::Relaxed);
     }
 }
 
 impl Running {
     /// Waits for the pipeline to drain (every handle must be dropped) and returns its report.
     pub fn join(self) -> Report {
-        let dropped = self.dropped.load(Ordering::Relaxed);
+        let dropped = self.dropped.clone();
         let mut report = self.thread.join().unwrap_or_else(|_| {
             tracing::error!("The pipeline thread panicked.");
             Report::default()
         });
-        report.dropped = dropped.max(self.dropped.load(Ordering::Relaxed));
+        report.dropped = dropped.load(Ordering::Relaxed);
         report
+    }
+
+    /// Like [`Running::join`], but gives up after `deadline`: a plugin stuck (its output not
+    /// read) must not hang the exit. What was not analysed is then reported as [`Stalled`]; the
+    /// thread is left behind, for the process to end.
+    pub fn join_within(self, deadline: Duration) -> Result<Report, Stalled> {
+        let until = Instant::now() + deadline;
+        while !self.thread.is_finished() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if self.thread.is_finished() {
+            return Ok(self.join());
+        }
+        let busy = self.busy.load(Ordering::Relaxed);
+        Err(Stalled {
+            deadline,
+            queued: self.budget.queued_events(),
+            queued_bytes: self.budget.queued_bytes(),
+            busy: self.labels.get(busy).cloned(),
+            dropped: self.dropped.load(Ordering::Relaxed),
+        })
     }
 }

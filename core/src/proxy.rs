@@ -2,7 +2,8 @@
 //! concurrently, with a process-unique session id.
 //!
 //! Without `loop` it serves exactly one client and returns when that session ends; with it, it
-//! serves until shutdown. On shutdown every session stops forwarding and reports its end, so the
+//! serves until shutdown; with `max_sessions`, a client beyond that many open sessions is closed
+//! at once. On shutdown every session stops forwarding and reports its end, so the
 //! pipeline sees every session close before it is told to shut down.
 
 use std::future::Future;
@@ -30,6 +31,12 @@ impl Summary {
     }
 }
 
+/// Closes a client beyond `max_sessions` at once (the server is never dialed for it).
+fn refuse(client: tokio::net::TcpStream, addr: std::net::SocketAddr, open: usize) {
+    tracing::warn!("Refused {addr}: {open} sessions are open already (max_sessions).");
+    drop(client);
+}
+
 /// Serves clients from `listener` until shutdown (or after one session without `keep_serving`).
 pub async fn run(
     listener: TcpListener,
@@ -46,6 +53,10 @@ pub async fn run(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((client, addr)) => {
+                    if ctx.max_sessions.is_some_and(|max| sessions.len() >= max) {
+                        refuse(client, addr, sessions.len());
+                        continue;
+                    }
                     let id = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
                     sessions.spawn(session::serve(id, client, addr, ctx.clone()));
                     if !keep_serving {

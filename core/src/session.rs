@@ -1,24 +1,35 @@
 //! One proxied connection: dial the server, then forward both directions at once, byte for byte,
 //! honouring half-close, while a copy of each direction's lines goes to the pipeline.
 //!
-//! Forwarding comes first: a read is written to the other peer before it is framed and queued,
-//! so analysis never delays the bytes (only a full queue in `block` mode slows the next read).
-//! When one peer shuts its write half, the other direction keeps flowing until it ends too. An
-//! I/O error (a reset) ends both directions.
+//! A read is framed and queued for the pipeline, when the queue has room, just before it is
+//! written to the other peer, so a request always reaches the pipeline before the answer it
+//! provokes; when the queue is full, the read is forwarded first and (in `block` mode) the next
+//! read waits for room, racing any stop. When one peer shuts its write half, the other direction
+//! keeps flowing until it ends too. An I/O error ends both directions, and a reset is passed on
+//! as a reset. On a stop, each socket gets a FIN and its pending input is drained briefly, so
+//! closing never resets a peer that still had our last lines to read.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ctiproxy_plugin_api::{abi, Direction};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
+use crate::config::ProxyConfig;
 use crate::event::{now_micros, Event, Traffic};
 use crate::framer::{Frame, Framer};
+use crate::partials::PartialBudget;
 use crate::pipeline::PipelineHandle;
+
+/// How long a stopped direction keeps reading (and discarding) its peer's input, so the socket
+/// closes with a FIN instead of a reset that would destroy what the peer had not read yet.
+const DRAIN: Duration = Duration::from_millis(250);
 
 /// Size of one read.
 const READ_SIZE: usize = 64 * 1024;
@@ -36,8 +47,32 @@ pub struct SessionContext {
     pub raw: bool,
     /// The pipeline's queue.
     pub pipeline: PipelineHandle,
+    /// The budget of unfinished lines, shared by every session.
+    pub partials: Arc<PartialBudget>,
+    /// Close a session after this long without a byte in either direction.
+    pub idle_timeout: Option<Duration>,
+    /// Sessions served at once; a client beyond is closed at once.
+    pub max_sessions: Option<usize>,
     /// Becomes true when the proxy shuts down.
     pub shutdown: watch::Receiver<bool>,
+}
+
+impl SessionContext {
+    /// The context a `[proxy]` section describes, for the (already normalised) `server`.
+    pub fn new(proxy: &ProxyConfig, server: String, pipeline: PipelineHandle) -> SessionContext {
+        let seconds = |s: f64| Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX);
+        SessionContext {
+            server,
+            connect_timeout: seconds(proxy.connect_timeout_secs),
+            max_line: proxy.max_line_bytes,
+            raw: proxy.raw,
+            pipeline,
+            partials: Arc::new(PartialBudget::new(proxy.max_partial_bytes)),
+            idle_timeout: proxy.idle_timeout_secs.map(seconds),
+            max_sessions: proxy.max_sessions,
+            shutdown: watch::channel(false).1,
+        }
+    }
 }
 
 /// How a session went.
@@ -83,13 +118,35 @@ pub async fn serve(
         client: client_addr.to_string(),
         server: server_addr,
     };
-    ctx.pipeline.send_control(start).await;
+    ctx.pipeline.send_control(start);
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
+    let (c2s, s2c, reason) = forward(id, client, server, &ctx).await;
+    tracing::info!(
+        session = id,
+        "Session ended: {reason} (client > server: {} bytes, {} messages; server > client: {} bytes, {} messages).",
+        c2s.bytes, c2s.messages, s2c.bytes, s2c.messages
+    );
+    let end = Event::SessionEnd { session: id, ts: now_micros(), reason: reason.clone(), c2s, s2c };
+    ctx.pipeline.send_control(end);
+    SessionResult { id, connected: true, reason, c2s, s2c }
+}
+
+/// Runs both directions (and the idle watchdog) to the end; returns their figures and why the
+/// session ended.
+async fn forward(
+    id: u64,
+    client: TcpStream,
+    server: TcpStream,
+    ctx: &SessionContext,
+) -> (Traffic, Traffic, String) {
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     let (abort_tx, abort_rx) = watch::channel(false);
-    let first_end = Arc::new(Mutex::new(None));
+    let shared = Arc::new(Shared {
+        first_end: Mutex::new(None),
+        last_activity: AtomicI64::new(now_micros()),
+    });
     let pump = |direction, from, to| {
         Pump {
             id,
@@ -97,31 +154,68 @@ pub async fn serve(
             ctx: ctx.clone(),
             abort_tx: abort_tx.clone(),
             abort_rx: abort_rx.clone(),
-            first_end: first_end.clone(),
+            shared: shared.clone(),
         }
         .run(from, to)
     };
-    let (c2s, s2c) = tokio::join!(
-        pump(Direction::ClientToServer, client_read, server_write),
-        pump(Direction::ServerToClient, server_read, client_write)
-    );
+    let pumps = async {
+        tokio::join!(
+            pump(Direction::ClientToServer, client_read, server_write),
+            pump(Direction::ServerToClient, server_read, client_write)
+        )
+    };
+    tokio::pin!(pumps);
+    let (c2s, s2c) = match ctx.idle_timeout {
+        None => pumps.await,
+        Some(idle) => tokio::select! {
+            done = &mut pumps => done,
+            () = watchdog(idle, &shared, &abort_tx) => pumps.await,
+        },
+    };
     let reason =
-        first_end.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or_default();
-    tracing::info!(
-        session = id,
-        "Session ended: {reason} (client > server: {} bytes, {} messages; server > client: {} bytes, {} messages).",
-        c2s.bytes, c2s.messages, s2c.bytes, s2c.messages
-    );
-    let end = Event::SessionEnd { session: id, ts: now_micros(), reason: reason.clone(), c2s, s2c };
-    ctx.pipeline.send_control(end).await;
-    SessionResult { id, connected: true, reason, c2s, s2c }
+        shared.first_end.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or_default();
+    (c2s, s2c, reason)
 }
 
+/// What both directions of a session share.
+struct Shared {
+    /// Why the session ended: the first reason given wins.
+    first_end: Mutex<Option<String>>,
+    /// When the last byte arrived, either way (microseconds since the epoch).
+    last_activity: AtomicI64,
+}
+
+impl Shared {
+    fn note_end(&self, reason: String) {
+        let mut first = self.first_end.lock().unwrap_or_else(PoisonError::into_inner);
+        first.get_or_insert(reason);
+    }
+}
+
+/// Ends the session once nothing moved either way for `idle`.
+async fn watchdog(idle: Duration, shared: &Shared, abort: &watch::Sender<bool>) {
+    let idle_us = i64::try_from(idle.as_micros()).unwrap_or(i64::MAX);
+    loop {
+        let quiet = now_micros().saturating_sub(shared.last_activity.load(Ordering::Relaxed));
+        if quiet >= idle_us {
+            shared.note_end(format!("idle for {idle:?} (idle_timeout_secs)"));
+            let _ = abort.send(true);
+            return;
+        }
+        tokio::time::sleep(Duration::from_micros((idle_us - quiet) as u64)).await;
+    }
+}
+
+/// Dials the server, giving up at the connect timeout or as soon as the proxy shuts down.
 async fn connect(ctx: &SessionContext) -> Result<TcpStream, String> {
-    match tokio::time::timeout(ctx.connect_timeout, TcpStream::connect(&ctx.server)).await {
-        Ok(Ok(stream)) => Ok(stream),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer within {:?}", ctx.connect_timeout)),
+    let mut shutdown = ctx.shutdown.clone();
+    tokio::select! {
+        dialed = tokio::time::timeout(ctx.connect_timeout, TcpStream::connect(&ctx.server)) => match dialed {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {:?}", ctx.connect_timeout)),
+        },
+        _ = shutdown.wait_for(|s| *s) => Err("the proxy shut down while connecting".into()),
     }
 }
 
@@ -132,33 +226,28 @@ struct Pump {
     ctx: SessionContext,
     abort_tx: watch::Sender<bool>,
     abort_rx: watch::Receiver<bool>,
-    first_end: Arc<Mutex<Option<String>>>,
+    shared: Arc<Shared>,
 }
 
 enum Step {
     Data(Bytes),
     Eof,
-    Failed(String),
+    Failed(std::io::Error),
     Stopped(&'static str),
 }
 
 impl Pump {
     fn note_end(&self, reason: String) {
-        let mut first = self.first_end.lock().unwrap_or_else(PoisonError::into_inner);
-        first.get_or_insert(reason);
+        self.shared.note_end(reason);
     }
 
-    async fn run(
-        mut self,
-        mut from: impl AsyncRead + Unpin,
-        mut to: impl AsyncWrite + Unpin,
-    ) -> Traffic {
+    async fn run(mut self, mut from: OwnedReadHalf, mut to: OwnedWriteHalf) -> Traffic {
         let (sender, receiver) = match self.direction {
             Direction::ClientToServer => ("client", "server"),
             Direction::ServerToClient => ("server", "client"),
         };
         let mut traffic = Traffic::default();
-        let mut framer = Framer::new(self.ctx.max_line);
+        let mut framer = Framer::with_budget(self.ctx.max_line, self.ctx.partials.clone());
         let mut frames = Vec::new();
         let mut buf = BytesMut::with_capacity(READ_SIZE);
         // A tail left without a newline arrived with the last read, not at the close.
@@ -168,9 +257,7 @@ impl Pump {
                 Step::Data(chunk) => {
                     let ts = now_micros();
                     last_read = ts;
-                    // Framed and queued before forwarding whenever the queue has room: a
-                    // request then always reaches the pipeline before the answer it provokes
-                    // (the MI rules tell a server's answer from a push by that order).
+                    self.shared.last_activity.store(ts, Ordering::Relaxed);
                     if self.ctx.raw {
                         let len = chunk.len() as u64;
                         frames.push(Frame { line: chunk.clone(), len, flags: abi::MSG_RAW });
@@ -193,7 +280,9 @@ impl Pump {
                     traffic.bytes += chunk.len() as u64;
                     traffic.reads += 1;
                     if let Some(event) = waiting {
-                        self.ctx.pipeline.send_messages(event).await;
+                        if !self.wait_for_room(event, &mut traffic).await {
+                            break;
+                        }
                     }
                 }
                 Step::Eof => {
@@ -203,18 +292,25 @@ impl Pump {
                     break;
                 }
                 Step::Failed(e) => {
+                    if e.kind() == std::io::ErrorKind::ConnectionReset {
+                        // Pass a reset on as a reset, not as a clean end of stream.
+                        let _ = to.as_ref().set_zero_linger();
+                    }
                     self.fail(format!("{sender} connection failed: {e}"));
                     break;
                 }
                 Step::Stopped(why) => {
                     self.note_end(why.to_owned());
                     let _ = to.shutdown().await;
+                    drain(&mut from).await;
                     break;
                 }
             }
         }
         frames.extend(framer.finish());
-        self.queue(&mut frames, last_read, &mut traffic).await;
+        if let Some(event) = self.queue_now(&mut frames, last_read, &mut traffic) {
+            self.wait_for_room(event, &mut traffic).await;
+        }
         traffic
     }
 
@@ -232,7 +328,7 @@ impl Pump {
         }
     }
 
-    async fn read(&mut self, from: &mut (impl AsyncRead + Unpin), buf: &mut BytesMut) -> Step {
+    async fn read(&mut self, from: &mut OwnedReadHalf, buf: &mut BytesMut) -> Step {
         buf.reserve(READ_SIZE);
         tokio::select! {
             read = from.read_buf(buf) => match read {
@@ -241,7 +337,7 @@ impl Pump {
                 // buffer; a large one is shared, zero-copy, at most 4x its size.
                 Ok(n) if n < READ_SIZE / 4 => Step::Data(Bytes::copy_from_slice(&buf.split())),
                 Ok(_) => Step::Data(buf.split().freeze()),
-                Err(e) => Step::Failed(e.to_string()),
+                Err(e) => Step::Failed(e),
             },
             why = self.stopped() => Step::Stopped(why),
         }
@@ -272,13 +368,30 @@ impl Pump {
         }
     }
 
-    async fn queue(&self, frames: &mut Vec<Frame>, ts: i64, traffic: &mut Traffic) {
-        let Some(event) = self.take_event(frames, ts, traffic) else {
-            return;
-        };
+    /// Block mode: waits for room for `event`, unless the session must stop first, in which
+    /// case the event is counted as dropped. False when stopped.
+    async fn wait_for_room(&mut self, event: Event, traffic: &mut Traffic) -> bool {
         let count = event.message_count() as u64;
-        if !self.ctx.pipeline.send_messages(event).await {
-            traffic.dropped += count;
+        let pipeline = self.ctx.pipeline.clone();
+        tokio::select! {
+            _ = pipeline.send_messages(event) => true,
+            why = self.stopped() => {
+                self.note_end(why.to_owned());
+                traffic.dropped += count;
+                pipeline.count_dropped(count);
+                false
+            }
         }
     }
+}
+
+/// Reads and discards what the peer still sends, briefly, so that closing the socket sends a
+/// FIN: closing with unread input would send a reset, which makes the peer's kernel discard the
+/// last lines we forwarded to it before its application read them.
+async fn drain(from: &mut OwnedReadHalf) {
+    let mut sink = vec![0u8; READ_SIZE];
+    let _ = tokio::time::timeout(DRAIN, async {
+        while matches!(from.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }

@@ -68,3 +68,33 @@ fn a_line_exactly_at_the_maximum_is_not_oversize() {
     assert_eq!(frames[1].flags, abi::MSG_OVERSIZE);
     assert_eq!(frames[1].len, 6);
 }
+
+#[test]
+fn unfinished_lines_share_one_budget_and_starved_lines_are_oversize() {
+    let budget = Arc::new(PartialBudget::new(10));
+    let mut a = Framer::with_budget(100, budget.clone());
+    let mut b = Framer::with_budget(100, budget.clone());
+    let mut out = Vec::new();
+    a.push(&Bytes::from_static(b"12345678"), |f| out.push(f));
+    b.push(&Bytes::from_static(b"abcdef"), |f| out.push(f));
+    assert_eq!(budget.used(), 8, "b did not fit");
+    b.push(&Bytes::from_static(b"gh\n"), |f| out.push(f));
+    a.push(&Bytes::from_static(b"9\n"), |f| out.push(f));
+    assert_eq!(out[0].flags, abi::MSG_OVERSIZE, "b's line was starved");
+    assert_eq!((out[0].len, &out[0].line[..]), (8, &b"abcdefgh"[..]), "its preview kept");
+    assert_eq!((out[1].flags, &out[1].line[..]), (0, &b"123456789"[..]));
+    assert_eq!(budget.used(), 0, "both lines gave their bytes back");
+    a.push(&Bytes::from_static(b"xyz"), |_| {});
+    drop(a);
+    assert_eq!(budget.used(), 0, "a dropped framer gives back what it held");
+}
+
+#[test]
+fn a_long_carried_line_is_copied_out_exactly() {
+    let mut framer = Framer::new(1 << 20);
+    let mut out = Vec::new();
+    let chunk = Bytes::from(vec![b'x'; 100_000]);
+    framer.push(&chunk, |f| out.push(f));
+    framer.push(&Bytes::from_static(b"\n"), |f| out.push(f));
+    assert_eq!(out[0].line.len(), 100_000);
+}

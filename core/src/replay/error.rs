@@ -40,6 +40,9 @@ pub enum ReplayError {
     /// The files given do not make a replayable set.
     #[error("{0}")]
     Arguments(String),
+    /// Stopped by a signal, the pipeline was still analysing at the shutdown deadline.
+    #[error("{0}")]
+    Stalled(#[from] crate::pipeline::Stalled),
     /// The replay could not start (threads, runtime).
     #[error("cannot start the replay: {0}")]
     Start(#[from] std::io::Error),

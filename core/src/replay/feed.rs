@@ -61,7 +61,7 @@ impl Feed {
                 Event::Messages { .. } => {
                     handle.send_messages(event).await;
                 }
-                _ => handle.send_control(event).await,
+                _ => handle.send_control(event),
             }
         });
     }

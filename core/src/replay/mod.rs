@@ -31,6 +31,7 @@ use indicatif::ProgressBar;
 pub use detect::{plan, Plan};
 pub use error::ReplayError;
 
+use crate::budget::QueueLimits;
 use crate::config::{Config, Overflow};
 use crate::event::{now_micros, Event};
 use crate::pipeline::{Pipeline, Report};
@@ -68,7 +69,8 @@ pub fn run(
     config: &Config,
     options: Options,
 ) -> Result<Report, ReplayError> {
-    let (handle, running) = pipeline.spawn(config.proxy.queue, Overflow::Block)?;
+    let limits = QueueLimits { overflow: Overflow::Block, ..QueueLimits::of(&config.proxy) };
+    let (handle, running) = pipeline.spawn(limits)?;
     let feed = Feed::new(handle, options.realtime.then_some(options.max_gap))?;
     let bar = progress::bar(progress::total_size(&plan.files()));
     let mut replay =
@@ -78,8 +80,17 @@ pub fn run(
         if result.is_ok() && !replay.feed.stopped() { CAPTURE_ENDED } else { REPLAY_STOPPED };
     replay.close_sessions(reason);
     replay.bar.finish_and_clear();
+    let stopped = replay.feed.stopped();
     replay.feed.close();
-    let report = running.join();
+    // A finished replay waits for all of its analysis; one stopped by a signal only as long as
+    // `shutdown_timeout_secs`, like `run`.
+    let report = if stopped {
+        let deadline = crate::config::seconds_setting(config.proxy.shutdown_timeout_secs)
+            .unwrap_or(Duration::MAX);
+        running.join_within(deadline)?
+    } else {
+        running.join()
+    };
     crate::app::log_report(&report);
     result.map(|()| report)
 }
