@@ -35,7 +35,7 @@ pub enum AppError {
         reason: std::io::Error,
     },
     /// The pipeline was still analysing at the shutdown deadline (what it missed is said).
-    #[error("{0}")]
+    #[error(transparent)]
     Stalled(#[from] crate::pipeline::Stalled),
     /// Another I/O failure (runtime, threads).
     #[error("{0}")]

@@ -83,8 +83,11 @@ pub struct PipelineHandle {
     dropped: Arc<AtomicU64>,
 }
 
-/// The stage being called, for the report of a pipeline stuck at shutdown (`usize::MAX`: none).
+/// The stage being called, for the report of a pipeline stuck at shutdown (`IDLE`: none,
+/// `FLUSHING`: writing the plugins' buffered output).
 type Busy = Arc<AtomicUsize>;
+const IDLE: usize = usize::MAX;
+const FLUSHING: usize = usize::MAX - 1;
 
 /// The running pipeline thread.
 pub struct Running {
@@ -99,7 +102,7 @@ pub struct Running {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "the pipeline did not finish within {deadline:?}: {queued} queued events ({queued_bytes} bytes) were not analysed{}; messages lost to a full queue: {dropped}",
-    busy.as_ref().map(|b| format!(", plugin {b} was still busy (is its output being read?)")).unwrap_or_default()
+    busy.as_ref().map(|b| format!("; {b}")).unwrap_or_default()
 )]
 pub struct Stalled {
     /// The deadline.
@@ -108,7 +111,7 @@ pub struct Stalled {
     pub queued: usize,
     /// Their bytes.
     pub queued_bytes: usize,
-    /// The stage that was being called, if any.
+    /// What the pipeline thread was doing: which plugin it was calling, or writing output.
     pub busy: Option<String>,
     /// Messages dropped before (overflow = "drop").
     pub dropped: u64,
@@ -143,7 +146,7 @@ impl Pipeline {
             }
         }
         if errors.is_empty() {
-            Ok(Pipeline { stages, host, busy: Arc::new(AtomicUsize::new(usize::MAX)) })
+            Ok(Pipeline { stages, host, busy: Arc::new(AtomicUsize::new(IDLE)) })
         } else {
             Err(errors)
         }
@@ -183,7 +186,9 @@ impl Pipeline {
                 Ok(queued) => Some(queued),
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
                 Err(mpsc::error::TryRecvError::Empty) => {
+                    self.busy.store(FLUSHING, Ordering::Relaxed);
                     self.host.flush();
+                    self.busy.store(IDLE, Ordering::Relaxed);
                     let wait = next_tick.saturating_duration_since(Instant::now());
                     match runtime.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
                         Ok(Some(queued)) => Some(queued),
@@ -271,7 +276,9 @@ impl Pipeline {
     /// Delivers shutdown to every stage, flushes output, destroys the instances.
     pub fn finish(mut self) -> Report {
         self.broadcast(&calls::shutdown_event(now_micros()));
+        self.busy.store(FLUSHING, Ordering::Relaxed);
         self.host.flush();
+        self.busy.store(IDLE, Ordering::Relaxed);
         let stages = self
             .stages
             .iter()
@@ -296,7 +303,7 @@ impl Stage {
     ) -> Outcome {
         busy.store(index, Ordering::Relaxed);
         let outcome = self.instance.call(event);
-        busy.store(usize::MAX, Ordering::Relaxed);
+        busy.store(IDLE, Ordering::Relaxed);
         match &outcome {
             Outcome::Panicked(text) => tracing::error!(
                 plugin = %self.label,
@@ -430,12 +437,17 @@ impl Running {
         if self.thread.is_finished() {
             return Ok(self.join());
         }
-        let busy = self.busy.load(Ordering::Relaxed);
+        let busy = match self.busy.load(Ordering::Relaxed) {
+            FLUSHING => {
+                Some("the plugins' output could not be written (is stdout being read?)".into())
+            }
+            index => self.labels.get(index).map(|l| format!("plugin {l} was still busy")),
+        };
         Err(Stalled {
             deadline,
             queued: self.budget.queued_events(),
             queued_bytes: self.budget.queued_bytes(),
-            busy: self.labels.get(busy).cloned(),
+            busy,
             dropped: self.dropped.load(Ordering::Relaxed),
         })
     }

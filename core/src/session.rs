@@ -27,6 +27,9 @@ use crate::framer::{Frame, Framer};
 use crate::partials::PartialBudget;
 use crate::pipeline::PipelineHandle;
 
+/// Why a direction stops when the proxy shuts down.
+const SHUTTING_DOWN: &str = "proxy shutting down";
+
 /// How long a stopped direction keeps reading (and discarding) its peer's input, so the socket
 /// closes with a FIN instead of a reset that would destroy what the peer had not read yet.
 const DRAIN: Duration = Duration::from_millis(250);
@@ -252,6 +255,7 @@ impl Pump {
         let mut buf = BytesMut::with_capacity(READ_SIZE);
         // A tail left without a newline arrived with the last read, not at the close.
         let mut last_read = now_micros();
+        let mut reset = false;
         loop {
             match self.read(&mut from, &mut buf).await {
                 Step::Data(chunk) => {
@@ -292,20 +296,25 @@ impl Pump {
                     break;
                 }
                 Step::Failed(e) => {
-                    if e.kind() == std::io::ErrorKind::ConnectionReset {
-                        // Pass a reset on as a reset, not as a clean end of stream.
-                        let _ = to.as_ref().set_zero_linger();
-                    }
+                    reset = e.kind() == std::io::ErrorKind::ConnectionReset;
                     self.fail(format!("{sender} connection failed: {e}"));
                     break;
                 }
                 Step::Stopped(why) => {
                     self.note_end(why.to_owned());
                     let _ = to.shutdown().await;
-                    drain(&mut from).await;
+                    if why == SHUTTING_DOWN {
+                        drain(&mut from).await;
+                    }
                     break;
                 }
             }
+        }
+        if reset {
+            // Pass a reset on as a reset, not as a clean end of stream: no FIN from this half,
+            // and the socket closes with linger 0 when the other direction lets go of it.
+            let _ = to.as_ref().set_zero_linger();
+            to.forget();
         }
         frames.extend(framer.finish());
         if let Some(event) = self.queue_now(&mut frames, last_read, &mut traffic) {
@@ -324,7 +333,7 @@ impl Pump {
         let mut shutdown = self.ctx.shutdown.clone();
         tokio::select! {
             _ = self.abort_rx.wait_for(|a| *a) => "the other direction failed",
-            _ = shutdown.wait_for(|s| *s) => "proxy shutting down",
+            _ = shutdown.wait_for(|s| *s) => SHUTTING_DOWN,
         }
     }
 

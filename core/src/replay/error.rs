@@ -41,7 +41,7 @@ pub enum ReplayError {
     #[error("{0}")]
     Arguments(String),
     /// Stopped by a signal, the pipeline was still analysing at the shutdown deadline.
-    #[error("{0}")]
+    #[error(transparent)]
     Stalled(#[from] crate::pipeline::Stalled),
     /// The replay could not start (threads, runtime).
     #[error("cannot start the replay: {0}")]

@@ -96,6 +96,8 @@ pub struct Running {
     stdout: Arc<Mutex<Vec<u8>>>,
     stderr: Arc<Mutex<Vec<u8>>>,
     readers: Vec<std::thread::JoinHandle<()>>,
+    /// With [`Running::start_unread`]: the stdout pipe, held open and never read.
+    _unread: Option<std::process::ChildStdout>,
 }
 
 fn collect(
@@ -131,7 +133,33 @@ impl Running {
             collect(child.stdout.take().unwrap(), stdout.clone()),
             collect(child.stderr.take().unwrap(), stderr.clone()),
         ];
-        Running { child, addr: None, stdout, stderr, readers }
+        Running { child, addr: None, stdout, stderr, readers, _unread: None }
+    }
+
+    /// Starts `cmd` with a stdout nobody reads (a plugin writing to it blocks once the pipe is
+    /// full) and waits until it listens.
+    pub fn start_unread(mut cmd: Command) -> Running {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+        let mut child = cmd.spawn().expect("spawn binary");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let readers = vec![collect(child.stderr.take().unwrap(), stderr.clone())];
+        let unread = child.stdout.take();
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let mut running = Running { child, addr: None, stdout, stderr, readers, _unread: unread };
+        running.addr = Some(running.wait_listening());
+        running
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A `/proc/PID/status` figure in KiB (`VmRSS`, `VmHWM`…), on Linux.
+    pub fn status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status.lines().find(|l| l.starts_with(&format!("{field}:"))).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
     fn wait_listening(&mut self) -> SocketAddr {
