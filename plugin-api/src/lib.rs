@@ -57,6 +57,7 @@ pub mod message;
 pub mod plugin;
 pub mod services;
 pub mod sorted_json;
+pub mod visible;
 pub mod vtable;
 
 pub use error::{ConfigError, CreateError, DescriptorError};
