@@ -103,3 +103,32 @@ fn a_missing_file_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("cannot read /nonexistent/ctiproxy.toml: No such file"));
 }
+
+#[test]
+fn a_plugin_enum_of_the_wrong_type_says_what_it_accepts() {
+    let (code, stderr, _) = check("[[pipeline]]\nplugin = \"stats\"\nshow = 5\n");
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.starts_with(
+            "config.toml:3:1: pipeline[0] (stats).show: invalid type: integer 5, expected one of \"all\", \"msg\", \"network\"\n"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn plugin_setting_errors_do_not_point_into_the_internal_json() {
+    let (code, stderr, _) = check("[[pipeline]]\nplugin = \"stats\"\nshow = \"x\"\n");
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.starts_with(
+            "config.toml:3:1: pipeline[0] (stats).show: unknown variant `x`, expected one of `all`, `msg`, `network`\n"
+        ),
+        "{stderr}"
+    );
+    let (_, stderr, _) = check("[[pipeline]]\nplugin = \"spy\"\ncolor = [\"auto\"]\n");
+    assert!(
+        stderr.starts_with("config.toml:3:1: pipeline[0] (spy).color: invalid type: array, expected one of \"auto\", \"always\", \"never\"\n"),
+        "{stderr}"
+    );
+}

@@ -56,6 +56,7 @@ pub mod matcher;
 pub mod message;
 pub mod plugin;
 pub mod services;
+mod settings;
 pub mod sorted_json;
 pub mod visible;
 pub mod vtable;
