@@ -3,12 +3,20 @@
 //!
 //! One parse path serves `run`, `check` and the classic commands (which build the same
 //! [`Config`] from their flags), so a configuration that `check` accepts is one `run` accepts.
+//!
+//! Errors quote the file (its line, keys, values); its control characters are shown written out
+//! (`\x1b`) so that a stray escape sequence in a configuration cannot drive the terminal.
 
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use ctiproxy_plugin_api::visible::{self, Newlines};
 use serde::Deserialize;
+
+mod read;
+
+pub use read::MAX_CONFIG_BYTES;
 
 /// Default address the proxy listens on (the documented classic port).
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:50030";
@@ -172,23 +180,33 @@ pub struct Location {
     pub line: usize,
     /// 1-based column.
     pub column: usize,
-    /// The source line, for display.
+    /// The source line, for display: control characters and invalid UTF-8 written out.
     pub snippet: String,
+}
+
+impl Location {
+    /// Locates byte `offset` of `bytes`, the content of file `file` (UTF-8 up to `offset`).
+    pub fn in_bytes(file: &str, bytes: &[u8], offset: usize) -> Location {
+        let offset = offset.min(bytes.len());
+        let line_start = bytes[..offset].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line_end =
+            bytes[offset..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| offset + i);
+        // A CRLF file's `\r` ends the line; it is not part of what the user wrote on it.
+        let line = &bytes[line_start..line_end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        Location {
+            file: file.to_owned(),
+            line: bytes[..line_start].iter().filter(|&&b| b == b'\n').count() + 1,
+            column: String::from_utf8_lossy(&bytes[line_start..offset]).chars().count() + 1,
+            snippet: visible::bytes(line, Newlines::Escape).into_owned(),
+        }
+    }
 }
 
 impl Source {
     /// Locates a byte offset.
     pub fn locate(&self, offset: usize) -> Location {
-        let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let line_end = self.text[offset..].find('\n').map_or(self.text.len(), |i| offset + i);
-        Location {
-            file: self.name.clone(),
-            line: before.matches('\n').count() + 1,
-            column: before[line_start..].chars().count() + 1,
-            snippet: self.text[line_start..line_end].to_owned(),
-        }
+        Location::in_bytes(&self.name, self.text.as_bytes(), offset)
     }
 
     /// Locates the line defining `key` inside a byte range (a `[[pipeline]]` table), falling back
@@ -253,14 +271,20 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys and messages may quote the file's values (`unknown variant `...``).
         let key = if self.key.is_empty() { String::new() } else { format!("{}: ", self.key) };
+        let said = visible::text(&format!("{key}{}", self.message)).into_owned();
         match &self.location {
             Some(loc) => write!(
                 f,
-                "{}:{}:{}: {key}{}\n{:>5} | {}",
-                loc.file, loc.line, loc.column, self.message, loc.line, loc.snippet
+                "{}:{}:{}: {said}\n{:>5} | {}",
+                visible::text(&loc.file),
+                loc.line,
+                loc.column,
+                loc.line,
+                loc.snippet
             ),
-            None => write!(f, "{key}{}", self.message),
+            None => f.write_str(&said),
         }
     }
 }
@@ -268,11 +292,7 @@ impl fmt::Display for ConfigError {
 impl Config {
     /// Reads and parses a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            location: None,
-            key: String::new(),
-            message: format!("cannot read {}: {e}", path.display()),
-        })?;
+        let text = read::read(path)?;
         let mut config = Config::parse(&path.display().to_string(), &text)?;
         let base = path.parent().unwrap_or(Path::new("."));
         for dir in &mut config.plugins.path {
@@ -290,10 +310,11 @@ impl Config {
         let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
+            let offset = inner.span().map(|s| s.start);
             ConfigError {
-                location: inner.span().map(|s| source.locate(s.start)),
+                location: offset.map(|at| source.locate(at)),
                 key: if key == "." { String::new() } else { key },
-                message: inner.message().to_owned(),
+                message: reason(inner.message(), text, offset),
             }
         })?;
         config.source = source;
@@ -374,6 +395,26 @@ pub fn seconds_setting(seconds: f64) -> Result<std::time::Duration, String> {
     match std::time::Duration::try_from_secs_f64(seconds) {
         Ok(duration) if seconds > 0.0 => Ok(duration),
         _ => Err("must be a positive number of seconds".into()),
+    }
+}
+
+/// toml's reason on one line: its parser says "invalid string\nexpected `"`, `'`". For a
+/// character it rejects without a word (a control character, even in a comment), the reason
+/// is that character.
+fn reason(message: &str, text: &str, offset: Option<usize>) -> String {
+    let message = message.trim().replace('\n', "; ");
+    if !message.is_empty() {
+        return message;
+    }
+    match offset.and_then(|at| text.get(at..)).and_then(|rest| rest.chars().next()) {
+        Some(c) if c.is_control() => format!(
+            "control character {} is not allowed (TOML allows only tab, even in comments; \
+             in a string, write it as \\u{:04x})",
+            visible::text(c.encode_utf8(&mut [0; 4])),
+            u32::from(c)
+        ),
+        Some(c) => format!("unexpected {:?}", c),
+        None => "unexpected end of file".to_owned(),
     }
 }
 

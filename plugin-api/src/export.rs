@@ -11,10 +11,10 @@ use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::abi::{self, Event, HostApi, OwnedBuf, PluginDescriptor, Str};
-use crate::error::ConfigError;
 use crate::host::Host;
 use crate::message::{Direction, Message, SessionEnd, SessionStart};
 use crate::plugin::{Plugin, Verdict};
+use crate::settings;
 
 /// An instance as the host holds it: the plugin, or nothing once it panicked.
 struct Cell<P> {
@@ -82,15 +82,6 @@ unsafe fn give(out: *mut OwnedBuf, bytes: Vec<u8>) {
     }
 }
 
-fn parse_config<P: Plugin>(json: &[u8]) -> Result<P::Config, ConfigError> {
-    let mut de = serde_json::Deserializer::from_slice(json);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        ConfigError::at(path, e.into_inner().to_string())
-    })
-}
-
 /// `create` for plugin `P`.
 ///
 /// # Safety
@@ -104,8 +95,9 @@ pub unsafe extern "C" fn create<P: Plugin>(
 ) -> u32 {
     // SAFETY: ABI contract (see above).
     let (host, config) = unsafe { (Host::from_raw(host), config.as_bytes()) };
-    let result =
-        catch_unwind(AssertUnwindSafe(|| parse_config::<P>(config).and_then(|c| P::new(c, host))));
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        settings::from_json(config).and_then(|c| P::new(c, host))
+    }));
     match result {
         Ok(Ok(plugin)) => {
             let cell = Box::new(Cell { plugin: Some(plugin) });

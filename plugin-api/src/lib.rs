@@ -56,7 +56,9 @@ pub mod matcher;
 pub mod message;
 pub mod plugin;
 pub mod services;
+mod settings;
 pub mod sorted_json;
+pub mod visible;
 pub mod vtable;
 
 pub use error::{ConfigError, CreateError, DescriptorError};

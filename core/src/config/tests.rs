@@ -69,3 +69,34 @@ fn values_that_would_fail_at_run_time_fail_the_check() {
     let err = Config::parse("c.toml", "[proxy]\nqueue = 4611686018427387904\n").unwrap_err();
     assert!(err.to_string().contains("proxy.queue: must be between 1 and"), "{err}");
 }
+
+#[test]
+fn a_control_character_in_a_comment_is_the_reason_shown_escaped() {
+    let err = Config::parse("c.toml", "[proxy]\n# see \x1b[31mred\n").unwrap_err().to_string();
+    assert!(
+        err.starts_with("c.toml:2:7: control character \\x1b is not allowed (TOML allows only tab"),
+        "{err}"
+    );
+    assert!(err.ends_with("    2 | # see \\x1b[31mred"), "{err}");
+    assert!(!err.contains('\x1b'), "{err:?}");
+}
+
+#[test]
+fn a_reason_toml_gives_on_several_lines_is_kept_on_one() {
+    let err = Config::parse("c.toml", "[proxy]\nqueue = \n").unwrap_err().to_string();
+    assert!(err.starts_with("c.toml:2:9: invalid string; expected `\"`, `'`\n"), "{err}");
+}
+
+#[test]
+fn values_quoted_from_the_file_are_shown_escaped() {
+    let err = Config::parse("c.toml", "[proxy]\noverflow = \"\\u001b[2J\\u009b\"\n").unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("unknown variant `\\x1b[2J\\u{9b}`"), "{text}");
+    assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+}
+
+#[test]
+fn a_crlf_line_ending_is_not_part_of_the_snippet() {
+    let err = Config::parse("c.toml", "[proxy]\r\nqueue = \"big\"\r\n").unwrap_err().to_string();
+    assert!(err.ends_with("    2 | queue = \"big\""), "{err:?}");
+}

@@ -10,7 +10,7 @@ use crate::Store;
 use ctiproxy_plugin_api::body::{self, BodyStyle};
 
 /// JSON indented by 4 spaces with sorted keys; anything else as it came.
-const STYLE: BodyStyle = BodyStyle { raw: false, pretty: true };
+const STYLE: BodyStyle = BodyStyle { raw: false, pretty: true, visible: false };
 
 /// The two files of a classic capture.
 pub struct Classic {

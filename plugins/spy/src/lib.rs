@@ -7,8 +7,9 @@
 //! ```
 //!
 //! JSON is printed with its keys sorted (compact, or indented by 4 spaces with `pretty`); a line
-//! that is not JSON, and every message in `raw` mode, is printed as it came. Settings are in
-//! [`Config`].
+//! that is not JSON, and every message in `raw` mode, is printed as it came, except that on a
+//! terminal control characters are written out (`\x1b`, `\r`, `\u009b` in JSON strings) rather
+//! than obeyed. Settings are in [`Config`].
 
 mod config;
 mod header;
@@ -60,7 +61,13 @@ impl Plugin for Spy {
             color: config.color.enabled(host.output_is_terminal()),
             client: config.client,
             server: config.server,
-            body: BodyStyle { raw: config.raw, pretty: config.pretty },
+            // Control characters from the wire are shown, not obeyed, on a terminal; files and
+            // pipes get the exact bytes.
+            body: BodyStyle {
+                raw: config.raw,
+                pretty: config.pretty,
+                visible: host.output_is_terminal(),
+            },
             clock: LocalClock::default(),
             sessions: SessionTracker::default(),
             buf: Vec::with_capacity(4096),

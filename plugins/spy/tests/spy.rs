@@ -190,3 +190,49 @@ fn bad_settings_are_config_errors_naming_the_key() {
     };
     assert!(err.message.contains("unknown field `prety`"), "{err}");
 }
+
+/// Control characters of every kind a terminal could obey, in a line that is not JSON.
+const HOSTILE: &[u8] = b"\x1b[2J\x1b]0;owned\x07 a\tb\rc \x7f \xc2\x9b31m \x9b \xff";
+
+#[test]
+fn on_a_terminal_control_characters_are_shown_not_obeyed() {
+    let mut h = Harness::<Spy>::on_terminal(r#"color = "never""#).unwrap();
+    h.set_time(T);
+    h.send(Direction::ServerToClient, HOSTILE, 0);
+    let out = h.take_output();
+    let body = out.strip_prefix(&header(T, "Server > Client")).expect(&out);
+    assert_eq!(body, "\\x1b[2J\\x1b]0;owned\\x07 a\\tb\\rc \\x7f \\u{9b}31m \\x9b \\xff\n");
+}
+
+#[test]
+fn on_a_terminal_raw_reads_and_oversize_previews_are_shown_too() {
+    let mut h = Harness::<Spy>::on_terminal(r#"color = "never""#).unwrap();
+    h.set_time(T);
+    h.send(Direction::ClientToServer, b"{\"a\":\"\x1b\"}\r\n{", MSG_RAW);
+    assert_eq!(h.take_output(), header(T, "Client > Server") + "{\"a\":\"\\x1b\"}\\r\n{\n");
+    h.set_time(T);
+    h.send(Direction::ClientToServer, b"{\"a\":\"\x1b[", MSG_OVERSIZE);
+    let out = h.take_output();
+    assert!(out.ends_with("not decoded] {\"a\":\"\\x1b[\n"), "{out:?}");
+}
+
+#[test]
+fn on_a_terminal_json_strings_escape_del_and_c1_too() {
+    let mut h = Harness::<Spy>::on_terminal(r#"color = "never""#).unwrap();
+    // serde_json escapes C0 controls itself; DEL and C1 it writes as they are.
+    let out = print_client(&mut h, "{\"a\":\"\\u001b[2J\u{7f}\u{9b}31m\"}");
+    assert!(out.ends_with("{\"a\": \"\\u001b[2J\\u007f\\u009b31m\"}\n"), "{out:?}");
+}
+
+#[test]
+fn off_a_terminal_control_characters_are_kept_exact() {
+    let mut h = spy("");
+    h.set_time(T);
+    h.send(Direction::ServerToClient, HOSTILE, 0);
+    let mut expected = header(T, "Server > Client").into_bytes();
+    expected.extend_from_slice(HOSTILE);
+    expected.push(b'\n');
+    assert_eq!(h.take_output(), String::from_utf8_lossy(&expected));
+    let out = print_client(&mut h, "{\"a\":\"\u{7f}\u{9b}\"}");
+    assert!(out.ends_with("{\"a\": \"\u{7f}\u{9b}\"}\n"), "{out:?}");
+}
