@@ -155,7 +155,16 @@ async fn other_signals() -> &'static str {
     std::future::pending().await
 }
 
-/// Says at exit what analysis missed: queue drops and disabled plugins. Never silent.
+/// Whether a plugin counter counts lost data, by its name's last word: `errors`, `dropped` or
+/// `lost` (`write_errors`, `rule.dropped`). Those are warnings, shown without `-v`: a file that
+/// missed messages must not look like a clean run. Plugins name counters with this in mind.
+pub fn counts_lost_data(name: &str) -> bool {
+    let last_word = name.rsplit(['_', '.', '-']).next().unwrap_or(name);
+    matches!(last_word, "errors" | "dropped" | "lost")
+}
+
+/// Says at exit what analysis missed: queue drops, disabled plugins, and counters of lost data
+/// (see [`counts_lost_data`]); other counters at info level. Never silent about a loss.
 pub fn log_report(report: &Report) {
     if report.dropped > 0 {
         tracing::warn!(
@@ -164,7 +173,11 @@ pub fn log_report(report: &Report) {
         );
     }
     for ((plugin, name), value) in &report.counters {
-        tracing::info!(plugin = %plugin, "Plugin counter {name} = {value}.");
+        if *value > 0 && counts_lost_data(name) {
+            tracing::warn!(plugin = %plugin, "Plugin counter {name} = {value}: data was lost.");
+        } else {
+            tracing::info!(plugin = %plugin, "Plugin counter {name} = {value}.");
+        }
     }
     for stage in &report.stages {
         if stage.panicked {
@@ -172,6 +185,21 @@ pub fn log_report(report: &Report) {
         }
         if stage.errors > 0 {
             tracing::warn!(plugin = %stage.label, "Plugin reported {} errors.", stage.errors);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counts_lost_data;
+
+    #[test]
+    fn counters_named_for_a_loss_are_warnings() {
+        for name in ["write_errors", "errors", "rule.dropped", "lines-lost", "x.write_errors"] {
+            assert!(counts_lost_data(name), "{name}");
+        }
+        for name in ["mwi-lamp.fired", "rule.succeeded", "errors_seen", "droppedness", "lost_and"] {
+            assert!(!counts_lost_data(name), "{name}");
         }
     }
 }

@@ -6,6 +6,9 @@
 //! the filter options of `ctispy` and `ctisave` ([`FilterArgs`]), and [`run`], which turns the
 //! flags into the TOML text a configuration file would hold, parses it with [`Config::parse`]
 //! (so the command line is validated exactly like a file) and runs it through [`app`].
+//!
+//! Every command sets `infer_long_args`: the originals parsed with argparse, which takes any
+//! unambiguous prefix of a long option (`--pretty`, `--no-c`, `--incl`), and scripts use them.
 
 pub mod save;
 pub mod spy;

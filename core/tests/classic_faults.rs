@@ -2,7 +2,8 @@
 //! commands, and how they fail: (a) a non-JSON client line was shown as a server message when
 //! filters were on; (b) the last line was lost when a peer closed without a final newline;
 //! (c) one client at a time; (d) the time printed was when it was printed, not when the bytes
-//! arrived. Then: an unreachable server, an invalid option value.
+//! arrived. Then: an unreachable server, an invalid option value, lost writes reported without
+//! `-v`.
 mod classic_support;
 mod support;
 
@@ -305,4 +306,42 @@ fn an_invalid_filter_exits_1_naming_the_value() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ctispy: ") && stderr.contains("(include)"), "{stderr}");
     assert!(stderr.contains("expected key=value, got \"getlist\""), "{stderr}");
+}
+
+/// Connects to `addr` once something listens there, within the peers' timeout.
+fn connect_when_listening(addr: std::net::SocketAddr) -> TcpStream {
+    let deadline = std::time::Instant::now() + PEER_TIMEOUT;
+    loop {
+        match TcpStream::connect(addr) {
+            Ok(stream) => return stream,
+            Err(e) if std::time::Instant::now() > deadline => panic!("never listened: {e}"),
+            Err(_) => thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+#[test]
+fn lost_writes_are_reported_without_verbose() {
+    // /dev/full opens and fails every write: the save plugin counts write_errors.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server_file = dir.path().join("server.txt");
+    let steps = session_steps();
+    let (server_addr, server) = support::start_server(steps.clone()).expect("test server");
+    let listen = closed_port();
+    let mut cmd = support::command(SAVE);
+    // The default level, as a user runs it: no -v, no RUST_LOG.
+    cmd.env_remove("RUST_LOG").arg(server_addr.ip().to_string());
+    cmd.args(["--port", &server_addr.port().to_string(), "--listen-addr", "127.0.0.1"]);
+    cmd.args(["--listen-port", &listen.port().to_string(), "/dev/full"]).arg(&server_file);
+    let running = Running::spawn(cmd);
+    let client = connect_when_listening(listen);
+    support::play(client, &steps, Direction::ClientToServer).expect("client side");
+    server.join().expect("server thread").expect("server side");
+    let finished = running.finish();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    let line = finished.stderr.lines().find(|l| l.contains("write_errors")).unwrap_or_else(|| {
+        panic!("write_errors not reported at the default level:\n{}", finished.stderr)
+    });
+    assert!(line.contains("WARN") && line.contains("data was lost"), "{line}");
+    assert!(!finished.stderr.contains(" INFO "), "info stays hidden:\n{}", finished.stderr);
 }

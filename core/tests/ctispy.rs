@@ -128,13 +128,51 @@ fn raw_prints_each_read_as_it_came_and_warns_that_filters_do_not_apply() {
 }
 
 #[test]
-fn exclusive_options_are_usage_errors() {
-    for args in [["--no-client", "--no-server"], ["--pretty-print", "--raw"]] {
-        let out = support::command(SPY).arg("xivo").args(args).output().expect("run ctispy");
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("cannot be used with"), "{stderr}");
+fn raw_prints_a_blank_line_after_every_read_as_the_original_and_wins_over_pretty() {
+    // Abbreviated, as argparse allowed: --pretty is --pretty-print.
+    let finished = replay(SPY, &["--raw", "--pretty"]);
+    let warning =
+        "ctispy: warning: --raw prints each read undecoded; --pretty-print does not apply\n";
+    assert!(finished.stderr.contains(warning), "{}", finished.stderr);
+    let printed = parse_spy(&finished.stdout);
+    for direction in [Direction::ClientToServer, Direction::ServerToClient] {
+        // The original printed each read then a newline. Read back line by line, a read that
+        // ended a line comes back with its `\n` only thanks to that blank line, so the bodies
+        // put together are exactly the bytes sent, line ends included.
+        let shown: String =
+            printed.iter().filter(|p| p.direction == direction).map(|p| p.body.as_str()).collect();
+        let sent: String = session_steps()
+            .into_iter()
+            .filter(|s| s.direction == direction)
+            .map(|s| s.line + "\n")
+            .collect();
+        assert_eq!(shown, sent, "{direction:?}");
     }
+    assert!(finished.stdout.ends_with("\n\n"), "the last read ended a line");
+}
+
+#[test]
+fn unambiguous_prefixes_of_long_options_work_as_with_argparse() {
+    let finished = replay(SPY, &["--no-c", "--incl", "class=getlist", "--pretty", "--str", "tid"]);
+    let keep = |m: &Value| field_is(m, "class", "getlist");
+    let mut want = expected(keep, |m| pretty(&stripped(m, &["tid"])));
+    want.retain(|(d, _)| *d == Direction::ServerToClient);
+    assert!(!want.is_empty(), "the fixture has getlist replies");
+    assert_eq!(bodies(&finished.stdout), want);
+
+    let out = support::command(SPY).args(["xivo", "--no"]).output().expect("run ctispy");
+    assert_eq!(out.status.code(), Some(2), "--no could be --no-client or --no-server");
+}
+
+#[test]
+fn exclusive_options_are_usage_errors() {
+    let out = support::command(SPY)
+        .args(["xivo", "--no-client", "--no-server"])
+        .output()
+        .expect("run ctispy");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
 
 #[test]

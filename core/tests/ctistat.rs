@@ -1,7 +1,8 @@
 //! `ctistat` through the real binary, the recorded session replayed by a test CTI server and
-//! client: its counts equal the ones computed here from the fixture, for each `--msg` /
-//! `--network` choice, with latency for the requests the fixture answers, and Ctrl-C with
-//! `--loop` prints the statistics of the session still open and the totals.
+//! client: by default it prints what the Python ctistat printed (`class count` lists,
+//! `Label:\tvalue` network figures), with counts equal to the ones computed here from the
+//! fixture; `--format table` keeps the richer report (latency for the requests the fixture
+//! answers); Ctrl-C with `--loop` prints the session still open and the totals.
 mod classic_support;
 mod support;
 
@@ -122,8 +123,8 @@ fn check_network(report: &Report) {
 }
 
 #[test]
-fn counts_every_class_by_direction_as_the_fixture_has_them_with_latency_and_extras() {
-    let finished = replay(STAT, &[]);
+fn table_counts_every_class_by_direction_as_the_fixture_has_them_with_latency_and_extras() {
+    let finished = replay(STAT, &["--format", "table"]);
     let reports = reports(&finished.stdout);
     assert_eq!(reports.len(), 1, "one session, no totals:\n{}", finished.stdout);
     let report = &reports[0];
@@ -157,8 +158,8 @@ fn counts_every_class_by_direction_as_the_fixture_has_them_with_latency_and_extr
 }
 
 #[test]
-fn msg_shows_only_the_message_counts() {
-    let finished = replay(STAT, &["-m"]);
+fn table_msg_shows_only_the_message_counts() {
+    let finished = replay(STAT, &["-m", "--format", "table"]);
     let reports = reports(&finished.stdout);
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].messages(), class_counts(&fixture()));
@@ -168,8 +169,8 @@ fn msg_shows_only_the_message_counts() {
 }
 
 #[test]
-fn network_shows_only_the_network_figures() {
-    let finished = replay(STAT, &["--network"]);
+fn table_network_shows_only_the_network_figures() {
+    let finished = replay(STAT, &["--network", "--format", "table"]);
     let reports = reports(&finished.stdout);
     assert_eq!(reports.len(), 1);
     check_network(&reports[0]);
@@ -188,7 +189,7 @@ fn exclusive_options_are_usage_errors() {
 fn ctrl_c_with_loop_prints_the_open_session_and_the_totals() {
     let steps = session_steps();
     let open = &steps[..steps.len() / 2];
-    let finished = interrupt_open_session(STAT, &["-m"], 1, open, "INT");
+    let finished = interrupt_open_session(STAT, &["-m", "--format", "table"], 1, open, "INT");
     let reports = reports(&finished.stdout);
     let headings: Vec<&str> = reports.iter().map(|r| r.heading.as_str()).collect();
     assert_eq!(reports.len(), 3, "{headings:?}\n{}", finished.stdout);
@@ -213,8 +214,137 @@ fn ctrl_c_with_loop_prints_the_open_session_and_the_totals() {
 fn help_explains_every_option_with_examples() {
     let out = support::command(STAT).arg("--help").output().expect("run ctistat --help");
     let help = String::from_utf8_lossy(&out.stdout);
-    for option in ["<HOST>", "-m, --msg", "-n, --network", "--loop", "--port", "--listen-port"] {
+    let options = ["<HOST>", "-m, --msg", "-n, --network", "--format <F>", "--loop", "--port"];
+    for option in options {
         assert!(help.contains(option), "--help lacks {option:?}:\n{help}");
     }
     assert!(help.contains("Examples:\n  ctistat xivo.example.com"), "{help}");
+}
+
+/// What the original printed for `--msg`: per sender, `class count` lines, most frequent first
+/// (ties by name here; the original left them in dict order), a message without class as `None`.
+fn classic_lists(counts: &BTreeMap<String, (u64, u64)>) -> String {
+    let mut out = String::new();
+    for (sender, server) in [("client", false), ("server", true)] {
+        out += &format!("=== Messages sent by {sender}\n");
+        let mut rows: Vec<(&str, u64)> = counts
+            .iter()
+            .map(|(class, (c, s))| {
+                (
+                    if class == "(no class)" { "None" } else { class.as_str() },
+                    if server { *s } else { *c },
+                )
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        for (class, n) in rows {
+            out += &format!("{class} {n}\n");
+        }
+    }
+    out
+}
+
+/// The labels the original printed for `--network`, in order, `None` for its separators.
+const NETWORK_LABELS: [Option<&str>; 17] = [
+    Some("Running time:\t"),
+    Some("Client app bytes:"),
+    Some("Server app bytes:"),
+    Some("Total app bytes:"),
+    Some("Avg app bytes/s:"),
+    None,
+    Some("Client IP packets:"),
+    Some("Server IP packets:"),
+    Some("Total IP packets:"),
+    Some("Average IP packets/s:"),
+    None,
+    Some("Client wire bytes:"),
+    Some("Server wire bytes:"),
+    Some("Total wire bytes:"),
+    Some("Total headers overhead:"),
+    Some("Average wire bytes/s:"),
+    None,
+];
+
+/// Checks the original's `--network` block, `lines` long, and its figures against the fixture.
+fn check_classic_network(lines: &[&str]) {
+    let mut figures: BTreeMap<&str, f64> = BTreeMap::new();
+    assert_eq!(lines.len(), NETWORK_LABELS.len() - 1, "{lines:#?}");
+    for (line, label) in lines.iter().zip(NETWORK_LABELS) {
+        match label {
+            None => assert_eq!(*line, "==========="),
+            Some(label) => {
+                let value = line
+                    .strip_prefix(label)
+                    .and_then(|rest| rest.strip_prefix('\t'))
+                    .unwrap_or_else(|| panic!("{line:?} is not {label:?}, a tab and a value"));
+                assert!(!value.starts_with(char::is_whitespace), "{line:?}");
+                figures.insert(label.trim_end_matches(['\t', ':']), value.parse().expect(line));
+            }
+        }
+    }
+    let f = |name: &str| figures[name];
+    let (client, server) = bytes_per_direction();
+    assert_eq!((f("Client app bytes"), f("Server app bytes")), (client, server));
+    assert_eq!(f("Total app bytes"), client + server);
+    let packets = [f("Client IP packets"), f("Server IP packets")];
+    assert!(packets.iter().all(|p| *p >= 1.0), "{packets:?}");
+    assert_eq!(f("Total IP packets"), packets[0] + packets[1]);
+    assert_eq!(f("Client wire bytes"), client + 50.0 * packets[0]);
+    assert_eq!(f("Server wire bytes"), server + 50.0 * packets[1]);
+    assert_eq!(f("Total wire bytes"), f("Client wire bytes") + f("Server wire bytes"));
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    let overhead = 50.0 * f("Total IP packets") / f("Total app bytes");
+    assert!(close(f("Total headers overhead"), overhead), "{figures:?}");
+    let seconds = f("Running time");
+    assert!(seconds > 0.0, "{figures:?}");
+    for (rate, total) in [
+        ("Avg app bytes/s", "Total app bytes"),
+        ("Average IP packets/s", "Total IP packets"),
+        ("Average wire bytes/s", "Total wire bytes"),
+    ] {
+        // The printed running time has 12 significant digits, so the rate is recomputed loosely.
+        let want = f(total) / seconds;
+        assert!((f(rate) - want).abs() <= 1e-6 * want, "{rate}: {figures:?}");
+    }
+}
+
+#[test]
+fn msg_prints_the_originals_class_count_lists() {
+    let finished = replay(STAT, &["-m"]);
+    assert_eq!(finished.stdout, classic_lists(&class_counts(&fixture())));
+}
+
+#[test]
+fn network_prints_the_originals_figures_with_totals_overhead_and_rates() {
+    let finished = replay(STAT, &["-n"]);
+    let lines: Vec<&str> = finished.stdout.lines().collect();
+    check_classic_network(&lines);
+}
+
+#[test]
+fn without_m_or_n_the_lists_come_then_the_network_figures() {
+    let finished = replay(STAT, &[]);
+    let lists = classic_lists(&class_counts(&fixture()));
+    let network = finished.stdout.strip_prefix(&lists).unwrap_or_else(|| {
+        panic!("does not start with the lists:\n{lists}\ngot:\n{}", finished.stdout)
+    });
+    check_classic_network(&network.lines().collect::<Vec<_>>());
+}
+
+#[test]
+fn classic_with_loop_titles_the_later_session_and_the_totals() {
+    let steps = session_steps();
+    let open = &steps[..steps.len() / 2];
+    let finished = interrupt_open_session(STAT, &["--msg"], 1, open, "INT");
+    let whole = classic_lists(&class_counts(&fixture()));
+    let half: Vec<(Direction, Value)> = fixture().into_iter().take(open.len()).collect();
+    let half = classic_lists(&class_counts(&half));
+    let (first, rest) = finished.stdout.split_at(whole.len());
+    assert_eq!(first, whole, "the first session, untitled as the original printed it");
+    let (title, rest) = rest.split_once('\n').expect("a title");
+    assert!(title.starts_with("=== Session 2: 127.0.0.1:"), "{title}");
+    let (second, total) = rest.split_at(half.len());
+    assert_eq!(second, half);
+    assert!(total.starts_with("=== Total: 2 sessions\n=== Messages sent by client\n"), "{total}");
 }

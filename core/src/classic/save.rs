@@ -24,6 +24,7 @@ Examples:
 #[command(
     name = "ctisave",
     version,
+    infer_long_args = true,
     about = "Save a CTI connection: forward a CTI client to its server and write the messages \
              of each direction to a file.",
     after_help = EXAMPLES

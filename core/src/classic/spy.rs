@@ -24,6 +24,7 @@ Examples:
 #[command(
     name = "ctispy",
     version,
+    infer_long_args = true,
     about = "Spy on a CTI connection: forward a CTI client to its server and print every \
              message exchanged.",
     after_help = EXAMPLES
@@ -33,7 +34,8 @@ pub struct Spy {
     #[command(flatten)]
     pub common: CommonArgs,
     /// Indent each JSON message by 4 spaces, one key per line (keys are always sorted).
-    #[arg(long, conflicts_with = "raw")]
+    /// --raw wins when both are given.
+    #[arg(long)]
     pub pretty_print: bool,
     /// Print what each TCP read carried, exactly as it came: no splitting into lines, no
     /// decoding, so --strip, --include and --exclude do not apply.
@@ -54,6 +56,10 @@ pub struct Spy {
 pub const RAW_IGNORES_FILTERS: &str =
     "--raw prints each read undecoded; --strip/--include/--exclude do not apply";
 
+/// What `--raw` with `--pretty-print` says.
+pub const RAW_IGNORES_PRETTY: &str =
+    "--raw prints each read undecoded; --pretty-print does not apply";
+
 impl ClassicCommand for Spy {
     const NAME: &'static str = "ctispy";
 
@@ -68,7 +74,7 @@ impl ClassicCommand for Spy {
         pipeline.push(entry(
             "spy",
             [
-                ("pretty", self.pretty_print.into()),
+                ("pretty", (self.pretty_print && !self.raw).into()),
                 ("raw", self.raw.into()),
                 ("client", (!self.no_client).into()),
                 ("server", (!self.no_server).into()),
@@ -82,10 +88,15 @@ impl ClassicCommand for Spy {
     }
 
     fn warnings(&self) -> Vec<&'static str> {
-        if self.raw && !self.filters.is_empty() {
-            vec![RAW_IGNORES_FILTERS]
-        } else {
-            Vec::new()
-        }
+        // The original accepted both silently; saying so costs nothing and explains the output.
+        let ignored = [
+            (!self.filters.is_empty(), RAW_IGNORES_FILTERS),
+            (self.pretty_print, RAW_IGNORES_PRETTY),
+        ];
+        ignored
+            .into_iter()
+            .filter(|(given, _)| self.raw && *given)
+            .map(|(_, warning)| warning)
+            .collect()
     }
 }

@@ -90,17 +90,54 @@ fn user_strings_are_escaped_not_pasted() {
 }
 
 #[test]
-fn ctistat_shows_all_unless_told_otherwise() {
-    for (args, show) in [
-        (&["ctistat", "h"][..], "all"),
-        (&["ctistat", "h", "-m"], "msg"),
-        (&["ctistat", "h", "--msg"], "msg"),
-        (&["ctistat", "h", "-n"], "network"),
-        (&["ctistat", "h", "--network"], "network"),
+fn ctistat_shows_all_in_the_classic_layout_unless_told_otherwise() {
+    for (args, show, format) in [
+        (&["ctistat", "h"][..], "all", "classic"),
+        (&["ctistat", "h", "-m"], "msg", "classic"),
+        (&["ctistat", "h", "--msg"], "msg", "classic"),
+        (&["ctistat", "h", "-n"], "network", "classic"),
+        (&["ctistat", "h", "--network", "--format", "table"], "network", "text"),
+        (&["ctistat", "h", "--format=json"], "all", "json"),
+        (&["ctistat", "h", "--format", "classic"], "all", "classic"),
     ] {
         let config = config(&parse::<Stat>(args)).unwrap();
         assert_eq!(plugins(&config), ["stats"]);
         assert_eq!(setting(&config, 0, "show").as_str(), Some(show), "{args:?}");
+        assert_eq!(setting(&config, 0, "format").as_str(), Some(format), "{args:?}");
+    }
+}
+
+#[test]
+fn raw_wins_over_pretty_print_and_says_so() {
+    for args in [["ctispy", "h", "--raw", "--pretty-print"], ["ctispy", "h", "--pretty", "--raw"]] {
+        let spy = parse::<Spy>(&args);
+        let config = config(&spy).unwrap();
+        assert!(config.proxy.raw, "{args:?}");
+        assert_eq!(setting(&config, 0, "raw").as_bool(), Some(true));
+        assert_eq!(setting(&config, 0, "pretty").as_bool(), Some(false));
+        assert_eq!(spy.warnings(), [spy::RAW_IGNORES_PRETTY]);
+    }
+}
+
+#[test]
+fn unambiguous_prefixes_of_long_options_work_as_with_argparse() {
+    let spy =
+        parse::<Spy>(&["ctispy", "h", "--pretty", "--no-c", "--incl", "class=x", "--str", "f"]);
+    assert!(spy.pretty_print && spy.no_client && !spy.no_server);
+    assert_eq!(
+        (spy.filters.include.as_slice(), spy.filters.strip.as_slice()),
+        (&["class=x".to_owned()][..], &["f".to_owned()][..])
+    );
+    let spy = parse::<Spy>(&["ctispy", "h", "--listen-p", "0", "--lo", "--excl=a=b"]);
+    assert_eq!((spy.common.listen_port, spy.common.keep_serving), (0, true));
+    assert_eq!(spy.filters.exclude, ["a=b"]);
+    let stat = parse::<Stat>(&["ctistat", "h", "--net", "--form", "json"]);
+    assert!(stat.network && stat.format == stat::StatFormat::Json);
+    let save = parse::<Save>(&["ctisave", "h", "c.txt", "s.txt", "--incl", "class=x"]);
+    assert_eq!(save.filters.include, ["class=x"]);
+    // Like argparse, a prefix of two options is an error, not a guess.
+    for args in [["ctispy", "h", "--no"], ["ctispy", "h", "--p"], ["ctispy", "h", "--l"]] {
+        assert_eq!(Spy::try_parse_from(args).unwrap_err().exit_code(), 2, "{args:?}");
     }
 }
 
@@ -111,7 +148,6 @@ fn exclusive_options_are_usage_errors() {
         usage(Spy::try_parse_from(["ctispy", "h", "--no-client", "--no-server"]).map(drop)),
         2
     );
-    assert_eq!(usage(Spy::try_parse_from(["ctispy", "h", "--pretty-print", "--raw"]).map(drop)), 2);
     assert_eq!(usage(Stat::try_parse_from(["ctistat", "h", "-m", "-n"]).map(drop)), 2);
     assert_eq!(usage(Save::try_parse_from(["ctisave", "h", "c.txt"]).map(drop)), 2);
     assert_eq!(usage(Spy::try_parse_from(["ctispy", ""]).map(drop)), 2);

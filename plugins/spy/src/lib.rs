@@ -9,7 +9,9 @@
 //! JSON is printed with its keys sorted (compact, or indented by 4 spaces with `pretty`); a line
 //! that is not JSON, and every message in `raw` mode, is printed as it came, except that on a
 //! terminal control characters are written out (`\x1b`, `\r`, `\u009b` in JSON strings) rather
-//! than obeyed. Settings are in [`Config`].
+//! than obeyed. A raw TCP read (`[proxy] raw = true`) is followed by a newline, as the classic
+//! tool printed it, so a read that ended a line is followed by a blank line. Settings are in
+//! [`Config`].
 
 mod config;
 mod header;
@@ -94,8 +96,15 @@ impl Plugin for Spy {
             message.timestamp_micros(),
             message.session_id(),
         );
-        // Writing to a Vec cannot fail.
-        let _ = body::write_body(&mut self.buf, message, self.body);
+        if message.is_raw() && !message.is_oversize() {
+            // The classic ctispy printed each read and then a newline: a blank line after every
+            // read that ended a line, which is how its users tell reads apart.
+            self.buf.extend_from_slice(message.bytes());
+            self.buf.push(b'\n');
+        } else {
+            // Writing to a Vec cannot fail.
+            let _ = body::write_body(&mut self.buf, message, self.body);
+        }
         // One call per message: the host interleaves plugins' output at call granularity.
         self.host.print(&self.buf);
         Verdict::Pass

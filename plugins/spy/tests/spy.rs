@@ -99,14 +99,15 @@ fn raw_mode_prints_json_undecoded() {
 }
 
 #[test]
-fn a_raw_read_prints_as_it_came_without_doubling_its_newline() {
+fn a_raw_read_prints_as_it_came_then_a_newline_as_the_classic_ctispy() {
     let mut h = spy("");
     h.set_time(T);
     h.send(Direction::ClientToServer, b"{\"b\":1}\n{\"a\"", MSG_RAW);
     assert_eq!(h.take_output(), header(T, "Client > Server") + "{\"b\":1}\n{\"a\"\n");
     h.set_time(T);
     h.send(Direction::ClientToServer, b"{\"b\":1}\n", MSG_RAW);
-    assert_eq!(h.take_output(), header(T, "Client > Server") + "{\"b\":1}\n");
+    // `print data` after a read that ended a line: the blank line the originals' users know.
+    assert_eq!(h.take_output(), header(T, "Client > Server") + "{\"b\":1}\n\n");
 }
 
 #[test]

@@ -51,7 +51,7 @@ impl Show {
     }
 }
 
-/// `format = "text" | "json"`.
+/// `format = "text" | "json" | "classic"`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
@@ -60,4 +60,6 @@ pub enum OutputFormat {
     Text,
     /// One JSON object per report, on one line, for programs.
     Json,
+    /// The Python `ctistat`'s layout, line for line, for the scripts that read it.
+    Classic,
 }

@@ -8,12 +8,14 @@
 //!
 //! A report is printed when each session ends (`per_session = true`), and totals at shutdown when
 //! there was more than one session, or only the totals with `per_session = false`. As text with
-//! aligned columns or as one JSON object per line (`format = "json"`, keys in README.md). Every
-//! time is a receive timestamp, never the time of printing.
+//! aligned columns, as one JSON object per line (`format = "json"`, keys in README.md), or in the
+//! Python `ctistat`'s own layout (`format = "classic"`). Every time is a receive timestamp, never
+//! the time of printing.
 
 mod config;
 mod figures;
 pub mod latency;
+mod py_float;
 mod report;
 
 use std::collections::HashMap;
@@ -46,13 +48,19 @@ pub struct Stats {
     pending: Pending,
     totals: Figures,
     sessions_ended: u64,
+    /// Sessions seen so far: once there are several, classic reports say which one they are.
+    sessions_seen: u64,
     /// The latest time known, ticks included: the end of sessions still open at shutdown.
     now_us: i64,
 }
 
 impl Stats {
     fn session(&mut self, id: u64) -> &mut Session {
-        self.open.entry(id).or_default()
+        let seen = &mut self.sessions_seen;
+        self.open.entry(id).or_insert_with(|| {
+            *seen += 1;
+            Session::default()
+        })
     }
 
     fn track_latency(&mut self, message: &Message<'_>) {
@@ -94,6 +102,7 @@ impl Stats {
         let text = match self.config.format {
             OutputFormat::Text => report.to_text(),
             OutputFormat::Json => report.to_json_line(),
+            OutputFormat::Classic => report.to_classic(self.sessions_seen > 1),
         };
         self.host.print(text.as_bytes());
     }
@@ -113,6 +122,7 @@ impl Plugin for Stats {
             pending: Pending::new(MAX_PENDING_REQUESTS),
             totals: Figures::default(),
             sessions_ended: 0,
+            sessions_seen: 0,
             now_us: 0,
         })
     }

@@ -1,5 +1,8 @@
-//! A report: the figures of one session or of the totals, as text for people or as one line of
-//! JSON for programs. Both are rendered from the same [`Report`] so they always agree.
+//! A report: the figures of one session or of the totals, as text for people, as one line of
+//! JSON for programs, or in the classic `ctistat` layout ([`classic`]). All are rendered from the
+//! same [`Report`] so they always agree.
+
+mod classic;
 
 use std::fmt::Write;
 

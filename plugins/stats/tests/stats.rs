@@ -370,3 +370,115 @@ fn bad_settings_are_config_errors_naming_the_key() {
         assert_eq!(err.path, key);
     }
 }
+
+/// One session, three `getlist` and a line without class from the server, a `login_capas`, a
+/// `getlist` and a line that is not JSON from the client, 2.5 s, counts from the proxy.
+fn classic_session(config: &str) -> String {
+    let mut h = stats(config);
+    h.set_time(T0);
+    h.start_session();
+    for line in [r#"{"class":"getlist"}"#, r#"{"no":"class"}"#, r#"{"class":"getlist"}"#] {
+        h.server(line);
+    }
+    h.server(r#"{"class":"getlist"}"#);
+    for line in [r#"{"class":"login_capas"}"#, "not json", r#"{"class":"getlist"}"#] {
+        h.client(line);
+    }
+    h.set_time(T0 + 2_500_000);
+    h.end_session_with(SessionEnd {
+        bytes_c2s: 300,
+        bytes_s2c: 1200,
+        reads_c2s: 3,
+        reads_s2c: 4,
+        ..end(1)
+    });
+    h.take_output()
+}
+
+/// The original `ctistat --msg`: `print msg_class, nb` per direction, most frequent first.
+const CLASSIC_MESSAGES: &str = "\
+=== Messages sent by client
+(not-json) 1
+getlist 1
+login_capas 1
+=== Messages sent by server
+getlist 3
+None 1
+";
+
+/// The original `ctistat --network`: `print "Label:\t", value`, floats as Python 2's `str`.
+const CLASSIC_NETWORK: &str = "\
+Running time:\t\t2.5
+Client app bytes:\t300
+Server app bytes:\t1200
+Total app bytes:\t1500
+Avg app bytes/s:\t600.0
+===========
+Client IP packets:\t3
+Server IP packets:\t4
+Total IP packets:\t7
+Average IP packets/s:\t2.8
+===========
+Client wire bytes:\t450
+Server wire bytes:\t1400
+Total wire bytes:\t1850
+Total headers overhead:\t0.233333333333
+Average wire bytes/s:\t740.0
+";
+
+#[test]
+fn classic_msg_prints_the_original_class_count_lists() {
+    let out = classic_session("format = \"classic\"\nshow = \"msg\"");
+    assert_eq!(out, CLASSIC_MESSAGES);
+}
+
+#[test]
+fn classic_network_prints_the_original_labels_totals_overhead_and_rates() {
+    let out = classic_session("format = \"classic\"\nshow = \"network\"");
+    assert_eq!(out, CLASSIC_NETWORK);
+}
+
+#[test]
+fn classic_all_prints_the_lists_then_the_network_figures() {
+    let out = classic_session(r#"format = "classic""#);
+    assert_eq!(out, format!("{CLASSIC_MESSAGES}{CLASSIC_NETWORK}"));
+}
+
+#[test]
+fn classic_names_sessions_once_several_share_the_output_and_titles_the_totals() {
+    let mut h = stats("format = \"classic\"\nshow = \"msg\"");
+    h.set_time(T0);
+    h.start_session();
+    h.client(r#"{"class":"a"}"#);
+    h.end_session("client closed");
+    h.start_session();
+    h.server(r#"{"class":"b"}"#);
+    h.end_session("server closed");
+    h.shutdown();
+    assert_eq!(
+        h.take_output(),
+        "=== Messages sent by client\na 1\n=== Messages sent by server\n\
+         === Session 2: 127.0.0.1:40000 > 127.0.0.1:5003, server closed\n\
+         === Messages sent by client\n=== Messages sent by server\nb 1\n\
+         === Total: 2 sessions\n\
+         === Messages sent by client\na 1\n=== Messages sent by server\nb 1\n"
+    );
+}
+
+#[test]
+fn classic_network_of_an_instant_is_all_zero_rates() {
+    let mut h = stats("format = \"classic\"\nshow = \"network\"");
+    h.set_time(T0);
+    h.start_session();
+    h.set_time(T0);
+    h.end_session("client closed");
+    let out = h.take_output();
+    for line in [
+        "Running time:\t\t0.0\n",
+        "Avg app bytes/s:\t0.0\n",
+        "Total headers overhead:\t0.0\n",
+        "Average wire bytes/s:\t0.0\n",
+    ] {
+        assert!(out.contains(line), "{line:?} in {out}");
+    }
+}
