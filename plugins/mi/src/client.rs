@@ -140,6 +140,13 @@ mod tests {
     }
 
     #[test]
+    fn huge_timeouts_are_kept_and_saturate_per_call() {
+        let client = client().with_timeout(Duration::MAX);
+        assert_eq!(client.timeout_for("uptime"), Duration::MAX);
+        assert_eq!(client.timeout_for(T_UAC_DLG), Duration::MAX);
+    }
+
+    #[test]
     fn clients_can_be_shared_between_threads() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Client>();
@@ -149,7 +156,12 @@ mod tests {
     fn bad_endpoints_are_refused_up_front() {
         for endpoint in [
             Endpoint::Datagram("127.0.0.1".into()),
+            Endpoint::Datagram("127.0.0.1:99999".into()),
+            Endpoint::Datagram("127.0.0.1:0".into()),
+            Endpoint::Datagram("127.0.0.1:+80".into()),
             Endpoint::Http("https://127.0.0.1/mi".into()),
+            Endpoint::Http("http://127.0.0.1:abc/mi".into()),
+            Endpoint::XmlRpc("http://127.0.0.1:99999/RPC2".into()),
             Endpoint::XmlRpc("not a url".into()),
         ] {
             assert!(matches!(Client::new(endpoint), Err(Error::InvalidInput(_))));

@@ -19,6 +19,7 @@
 
 pub mod cli;
 mod client;
+mod depth;
 mod error;
 pub mod event;
 pub mod mwi;

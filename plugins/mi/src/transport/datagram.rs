@@ -3,7 +3,7 @@
 
 use std::net::{SocketAddr, UdpSocket};
 
-use super::{resolve, Deadline};
+use super::{parse_port, resolve, Deadline};
 use crate::error::Error;
 use crate::request::Request;
 use crate::response::{decode_for, Reply};
@@ -25,12 +25,12 @@ pub(crate) struct Datagram {
 impl Datagram {
     pub(crate) fn new(target: &str) -> Result<Datagram, Error> {
         let valid = match target.rsplit_once(':') {
-            Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok(),
+            Some((host, port)) => !host.is_empty() && parse_port(port).is_some(),
             None => false,
         };
         if !valid {
             return Err(Error::InvalidInput(format!(
-                "datagram address {target:?} is not HOST:PORT"
+                "datagram address {target:?} is not HOST:PORT (PORT 1 to 65535)"
             )));
         }
         Ok(Datagram { target: target.to_owned() })

@@ -18,7 +18,7 @@ use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 
-use super::Deadline;
+use super::{Deadline, MAX_REPLY};
 use crate::error::Error;
 use crate::request::Request;
 use crate::response::{decode_for, Reply};
@@ -149,7 +149,13 @@ fn read_until_eof(reader: &File, deadline: &Deadline) -> Result<Vec<u8>, Error> 
         }
         match (&*reader).read(&mut chunk) {
             Ok(0) => return Ok(reply),
-            Ok(n) => reply.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                reply.extend_from_slice(&chunk[..n]);
+                if reply.len() > MAX_REPLY {
+                    let reason = format!("reply too large (more than {MAX_REPLY} bytes)");
+                    return Err(Error::malformed(reason, &reply));
+                }
+            }
             Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::transport("read the reply FIFO", e)),
         }

@@ -10,14 +10,15 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use super::{resolve, Deadline};
+use super::{parse_port, resolve, Deadline, MAX_REPLY};
 use crate::error::Error;
 use crate::request::Request;
 use crate::response::{decode_for, Reply};
 
-// A reply body larger than this is refused rather than buffered without bound.
-const MAX_BODY: usize = 16 * 1024 * 1024;
+const MAX_BODY: usize = MAX_REPLY;
 const MAX_HEAD: usize = 64 * 1024;
+// A chunk-size line is a few hex digits; extensions are allowed but never this long.
+const MAX_CHUNK_LINE: usize = 4096;
 const MAX_HEADERS: usize = 64;
 
 /// A parsed `http://host[:port]/path` URL.
@@ -37,8 +38,15 @@ impl HttpTarget {
             return Err(invalid("only http:// is supported"));
         }
         let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
-        let port = authority.port_u16().unwrap_or(80);
         let host = authority.host();
+        // `http::Uri` takes any port text (`:abc`, `:99999`) and then reports no port at all,
+        // which must not quietly become port 80: read the port text after the host.
+        let after_userinfo =
+            authority.as_str().rsplit_once('@').map_or(authority.as_str(), |(_, h)| h);
+        let port = match after_userinfo.strip_prefix(host).and_then(|rest| rest.strip_prefix(':')) {
+            None => 80,
+            Some(port) => parse_port(port).ok_or_else(|| invalid("the port must be 1 to 65535"))?,
+        };
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         Ok(HttpTarget {
             authority: authority.as_str().to_owned(),
@@ -220,6 +228,9 @@ impl<'a> Reader<'a> {
                     body.extend_from_slice(&self.buffer[at + len..at + len + size]);
                     at += len + size + 2;
                 }
+                Ok(httparse::Status::Partial) if self.buffer.len() - at > MAX_CHUNK_LINE => {
+                    return Err(Error::malformed("chunk size line too long", &self.buffer[at..]))
+                }
                 Ok(httparse::Status::Partial) => self.fill_or_truncated()?,
                 Err(_) => return Err(Error::malformed("bad chunk size", &self.buffer[at..])),
             }
@@ -279,9 +290,21 @@ mod tests {
             (target.authority.as_str(), target.host_port.as_str(), target.path.as_str()),
             ("127.0.0.1:8888", "127.0.0.1:8888", "/mi")
         );
+        let target = HttpTarget::parse("http://user@[::1]:8888").unwrap();
+        assert_eq!((target.host_port.as_str(), target.path.as_str()), ("[::1]:8888", "/"));
         let target = HttpTarget::parse("http://example.net").unwrap();
         assert_eq!((target.host_port.as_str(), target.path.as_str()), ("example.net:80", "/"));
-        for bad in ["https://h/mi", "127.0.0.1:8888/mi", "http:///mi", "ftp://h/"] {
+        for bad in [
+            "https://h/mi",
+            "127.0.0.1:8888/mi",
+            "http:///mi",
+            "ftp://h/",
+            "http://127.0.0.1:abc/mi",
+            "http://127.0.0.1:99999/mi",
+            "http://127.0.0.1:0/mi",
+            "http://127.0.0.1:/mi",
+            "http://[::1]:+80/mi",
+        ] {
             assert!(matches!(HttpTarget::parse(bad), Err(Error::InvalidInput(_))), "{bad}");
         }
     }
