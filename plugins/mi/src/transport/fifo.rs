@@ -22,6 +22,7 @@ use super::{Deadline, MAX_REPLY};
 use crate::error::Error;
 use crate::request::Request;
 use crate::response::{decode_for, Reply};
+use crate::wiretap::Wiretap;
 
 /// OpenSIPS's default `reply_dir` for mi_fifo.
 pub const DEFAULT_REPLY_DIR: &str = "/tmp";
@@ -45,7 +46,12 @@ impl Fifo {
         Fifo { path: path.to_owned(), reply_dir: reply_dir.to_owned() }
     }
 
-    pub(crate) fn call(&self, request: &Request, deadline: &Deadline) -> Result<Reply, Error> {
+    pub(crate) fn call(
+        &self,
+        request: &Request,
+        deadline: &Deadline,
+        wiretap: &Wiretap,
+    ) -> Result<Reply, Error> {
         let reply_fifo = ReplyFifo::create(&self.reply_dir)?;
         let line = format!(":{}:{}\n", reply_fifo.name, request.to_json());
         if line.len() > MAX_REQUEST_LINE {
@@ -55,8 +61,10 @@ impl Fifo {
             )));
         }
         let reader = reply_fifo.open_reader()?;
+        wiretap.sent(line.as_bytes());
         self.write_request(line.as_bytes(), deadline)?;
         let reply = read_until_eof(&reader, deadline)?;
+        wiretap.received(&reply);
         decode_for(&reply, request.id)
     }
 

@@ -14,6 +14,7 @@ use super::{parse_port, resolve, Deadline, MAX_REPLY};
 use crate::error::Error;
 use crate::request::Request;
 use crate::response::{decode_for, Reply};
+use crate::wiretap::Wiretap;
 
 const MAX_BODY: usize = MAX_REPLY;
 const MAX_HEAD: usize = 64 * 1024;
@@ -62,6 +63,7 @@ impl HttpTarget {
         content_type: &str,
         body: &[u8],
         deadline: &Deadline,
+        wiretap: &Wiretap,
     ) -> Result<Vec<u8>, Error> {
         let mut stream = self.connect(deadline)?;
         let mut message = format!(
@@ -75,10 +77,11 @@ impl HttpTarget {
         stream
             .set_write_timeout(Some(deadline.remaining()?))
             .map_err(|e| Error::transport("set write timeout", e))?;
+        wiretap.sent(&message);
         stream
             .write_all(&message)
             .map_err(|e| deadline.io_error(format!("send to {}", self.host_port), e))?;
-        Reader::new(stream, deadline).read_reply()
+        Reader::new(stream, deadline, wiretap).read_reply()
     }
 
     fn connect(&self, deadline: &Deadline) -> Result<TcpStream, Error> {
@@ -105,11 +108,12 @@ struct Reader<'a> {
     stream: TcpStream,
     buffer: Vec<u8>,
     deadline: &'a Deadline,
+    wiretap: &'a Wiretap,
 }
 
 impl<'a> Reader<'a> {
-    fn new(stream: TcpStream, deadline: &'a Deadline) -> Reader<'a> {
-        Reader { stream, buffer: Vec::with_capacity(4096), deadline }
+    fn new(stream: TcpStream, deadline: &'a Deadline, wiretap: &'a Wiretap) -> Reader<'a> {
+        Reader { stream, buffer: Vec::with_capacity(4096), deadline, wiretap }
     }
 
     /// Reads more bytes into the buffer; 0 means the server closed the connection.
@@ -130,11 +134,14 @@ impl<'a> Reader<'a> {
     fn read_reply(mut self) -> Result<Vec<u8>, Error> {
         let (head_len, framing) = self.read_head()?;
         self.buffer.drain(..head_len);
-        match framing {
+        let wiretap = self.wiretap;
+        let body = match framing {
             Framing::Length(length) => self.read_length(length),
             Framing::Chunked => self.read_chunked(),
             Framing::UntilClose => self.read_to_close(),
-        }
+        }?;
+        wiretap.received(&body);
+        Ok(body)
     }
 
     fn read_head(&mut self) -> Result<(usize, Framing), Error> {
@@ -172,6 +179,7 @@ impl<'a> Reader<'a> {
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(e) => return Err(Error::malformed(format!("bad HTTP reply: {e}"), &self.buffer)),
         };
+        self.wiretap.received(&self.buffer[..head_len]);
         let status = response.code.unwrap_or_default();
         if status != 200 {
             return Err(Error::HttpStatus {
@@ -273,8 +281,14 @@ impl HttpJsonRpc {
         Ok(HttpJsonRpc { target: HttpTarget::parse(url)? })
     }
 
-    pub(crate) fn call(&self, request: &Request, deadline: &Deadline) -> Result<Reply, Error> {
-        let body = self.target.post("application/json", request.to_json().as_bytes(), deadline)?;
+    pub(crate) fn call(
+        &self,
+        request: &Request,
+        deadline: &Deadline,
+        wiretap: &Wiretap,
+    ) -> Result<Reply, Error> {
+        let json = request.to_json();
+        let body = self.target.post("application/json", json.as_bytes(), deadline, wiretap)?;
         decode_for(&body, request.id)
     }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::error::Error;
 use crate::request::Request;
 use crate::response::Reply;
+use crate::wiretap::Wiretap;
 
 pub(crate) use deadline::Deadline;
 
@@ -67,14 +68,20 @@ impl Transport {
         })
     }
 
-    /// Sends one request and waits at most `timeout` for its reply.
-    pub(crate) fn call(&self, request: &Request, timeout: Duration) -> Result<Reply, Error> {
+    /// Sends one request and waits at most `timeout` for its reply, showing `wiretap` the
+    /// bytes each way.
+    pub(crate) fn call(
+        &self,
+        request: &Request,
+        timeout: Duration,
+        wiretap: &Wiretap,
+    ) -> Result<Reply, Error> {
         let deadline = Deadline::after(timeout);
         match self {
-            Transport::Datagram(t) => t.call(request, &deadline),
-            Transport::Http(t) => t.call(request, &deadline),
-            Transport::XmlRpc(t) => t.call(request, &deadline),
-            Transport::Fifo(t) => t.call(request, &deadline),
+            Transport::Datagram(t) => t.call(request, &deadline, wiretap),
+            Transport::Http(t) => t.call(request, &deadline, wiretap),
+            Transport::XmlRpc(t) => t.call(request, &deadline, wiretap),
+            Transport::Fifo(t) => t.call(request, &deadline, wiretap),
         }
     }
 }
