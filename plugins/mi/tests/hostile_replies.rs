@@ -119,3 +119,18 @@ fn a_huge_timeout_saturates_instead_of_panicking() {
         assert!(reply.value().get("Up time").is_some(), "{kind:?}");
     }
 }
+
+#[test]
+fn an_http_head_without_end_or_with_too_many_headers_is_malformed() {
+    let mut endless = b"HTTP/1.1 200 OK\r\nX-Pad: ".to_vec();
+    endless.extend(std::iter::repeat_n(b'x', 200_000));
+    let many = format!("HTTP/1.1 200 OK\r\n{}\r\n", "X-A: 1\r\n".repeat(1000)).into_bytes();
+    for (reply, why) in [(endless, "HTTP header too long"), (many, "too many headers")] {
+        for kind in [Kind::Http, Kind::XmlRpc] {
+            let server = TestServer::start();
+            server.inject(kind, Injection::Reply(reply.clone()));
+            let client = client(&server, kind).with_timeout(Duration::from_secs(600));
+            assert_malformed(client.command("uptime", Params::None), why, &format!("{kind:?}"));
+        }
+    }
+}
