@@ -109,7 +109,7 @@ fn main() -> ExitCode {
     let quiet = matches!(cli.command, Command::Demo { .. } | Command::Mi(_));
     let default_level = if quiet { "warn" } else { "info" };
     ctiproxy::logging::init(default_level, cli.verbose);
-    match dispatch(cli.command) {
+    match dispatch(cli.command, cli.verbose > 0) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("ctiproxy: {e:#}");
@@ -118,7 +118,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+/// Runs a subcommand; `verbose` is whether `-v` was given (`mi` then shows what it sends and
+/// receives).
+fn dispatch(command: Command, verbose: bool) -> anyhow::Result<ExitCode> {
     match command {
         Command::Run { config, server, listen, keep_serving } => {
             let mut config = Config::load(&config)?;
@@ -133,7 +135,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Plugins { config, all } => plugins(config, all),
         Command::Demo { pretty } => run_demo(pretty),
-        Command::Mi(args) => Ok(ctiproxy_mi::cli::run(*args)),
+        Command::Mi(args) => Ok(ctiproxy_mi::cli::run(*args, verbose)),
     }
 }
 

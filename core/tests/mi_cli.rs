@@ -178,3 +178,153 @@ fn help_lists_every_subcommand_with_examples() {
         assert!(help.contains(word), "{word} missing from:\n{help}");
     }
 }
+
+#[test]
+fn a_huge_timeout_is_a_usage_error_not_a_panic() {
+    for timeout in ["1e19", "86401", "inf"] {
+        let output = mi(&["--datagram", "127.0.0.1:1", "--timeout", timeout, "call", "uptime"]);
+        assert_eq!(output.status.code(), Some(2), "{timeout}: {}", stderr(&output));
+        assert!(stderr(&output).contains("at most 86400 seconds"), "{}", stderr(&output));
+    }
+}
+
+#[test]
+fn bad_ports_are_refused_before_connecting() {
+    for target in [
+        ["--http", "http://127.0.0.1:abc/mi"],
+        ["--http", "http://127.0.0.1:99999/mi"],
+        ["--xmlrpc", "http://127.0.0.1:0/RPC2"],
+        ["--datagram", "127.0.0.1:99999"],
+        ["--datagram", "127.0.0.1:+80"],
+    ] {
+        let output = mi(&[target[0], target[1], "call", "uptime"]);
+        assert_eq!(output.status.code(), Some(2), "{target:?}");
+        let stderr = stderr(&output);
+        assert!(
+            stderr.contains("invalid input") && stderr.contains("65535"),
+            "{target:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_fifo_timeout_says_the_command_may_have_run_and_is_not_retried() {
+    let server = TestServer::start();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let fifo = server.fifo_path().display().to_string();
+    let reply_dir = elsewhere.path().display().to_string();
+    let output = mi(&[
+        "--fifo",
+        &fifo,
+        "--reply-dir",
+        &reply_dir,
+        "--timeout",
+        "1",
+        "event-notify",
+        "sip:alice@127.0.0.1:5070",
+        "check-sync",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr(&output);
+    for words in ["no reply within", "may have run", "--reply-dir", &reply_dir, "not retried"] {
+        assert!(stderr.contains(words), "{words:?} missing from {stderr}");
+    }
+    assert_eq!(server.uac_requests().len(), 1, "OpenSIPS ran the command once");
+    assert_eq!(server.requests(Kind::Fifo).len(), 1, "and got it once");
+}
+
+fn json_error(output: &Output) -> serde_json::Value {
+    let text = stderr(output);
+    assert_eq!(text.lines().count(), 1, "one line: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn json_covers_transport_timeout_and_malformed_errors() {
+    let server = TestServer::start();
+    server.inject(Kind::Datagram, Injection::Silence);
+    let timeout = mi_on(&server, Kind::Datagram, &["--json", "--timeout", "0.2", "call", "uptime"]);
+    assert_eq!(timeout.status.code(), Some(2));
+    let error = json_error(&timeout);
+    assert_eq!(error["kind"], "timeout");
+    assert!(error["message"].as_str().unwrap().starts_with("no reply within"), "{error}");
+
+    server.inject(
+        Kind::Http,
+        Injection::Reply(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n[[[".to_vec()),
+    );
+    let malformed = mi_on(&server, Kind::Http, &["call", "uptime", "--json"]);
+    assert_eq!(
+        (malformed.status.code(), &json_error(&malformed)["kind"]),
+        (Some(2), &"malformed_reply".into())
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let refused = mi(&["--json", "--http", &format!("http://{closed}/mi"), "call", "uptime"]);
+    assert_eq!(
+        (refused.status.code(), &json_error(&refused)["kind"]),
+        (Some(2), &"transport".into())
+    );
+
+    let invalid = mi(&["--json", "--datagram", "127.0.0.1:99999", "call", "uptime"]);
+    assert_eq!(
+        (invalid.status.code(), &json_error(&invalid)["kind"]),
+        (Some(2), &"invalid_input".into())
+    );
+}
+
+#[test]
+fn options_are_accepted_after_the_subcommand() {
+    let server = TestServer::start();
+    let output =
+        mi_on(&server, Kind::Datagram, &["call", "log_level", "3", "--json", "--timeout", "5"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "{\"New global log level\":3}\n");
+    let sent = String::from_utf8_lossy(&server.requests(Kind::Datagram)[0]).into_owned();
+    assert!(sent.ends_with(r#""params":[3]}"#), "{sent}");
+
+    let fifo = server.fifo_path().display().to_string();
+    let reply_dir = server.reply_dir().display().to_string();
+    let output = mi(&["--fifo", &fifo, "call", "uptime", "--reply-dir", &reply_dir]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[test]
+fn an_option_like_param_is_refused_unless_after_double_dash() {
+    let server = TestServer::start();
+    for rest in [&["call", "uptime", "--jsn"][..], &["call", "log_level", "3", "--bogus"]] {
+        let output = mi_on(&server, Kind::Datagram, rest);
+        assert_eq!(output.status.code(), Some(2), "{rest:?}");
+        assert!(stderr(&output).contains("unexpected argument"), "{}", stderr(&output));
+    }
+    assert_eq!(server.request_count(), 0, "nothing sent");
+
+    let output = mi_on(&server, Kind::Datagram, &["call", "echo", "-5", "--", "--bogus"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let sent = String::from_utf8_lossy(&server.requests(Kind::Datagram)[0]).into_owned();
+    assert!(sent.ends_with(r#""params":[-5,"--bogus"]}"#), "{sent}");
+}
+
+#[test]
+fn verbose_shows_the_request_and_the_reply_on_stderr() {
+    for (kind, sent, received) in [
+        (Kind::Datagram, r#""method":"uptime""#, r#""Up time":"92 [sec]""#),
+        (Kind::Http, "POST /mi HTTP/1.1\\r", "HTTP/1.1 200 OK\\r"),
+        (Kind::XmlRpc, "<methodName>uptime</methodName>", "<name>Up time</name>"),
+        (Kind::Fifo, r#""method":"uptime""#, r#""Up time":"92 [sec]""#),
+    ] {
+        let server = TestServer::start();
+        let output = mi_on(&server, kind, &["call", "uptime", "-v"]);
+        assert_eq!(output.status.code(), Some(0), "{kind:?}: {}", stderr(&output));
+        assert!(stdout(&output).contains("\"Up time\": \"92 [sec]\""), "{kind:?}");
+        let stderr = stderr(&output);
+        let sent_at = stderr.find("ctiproxy mi: sent ").expect("the request is shown");
+        let received_at = stderr.find("ctiproxy mi: received ").expect("the reply is shown");
+        assert!(sent_at < received_at, "{kind:?}: {stderr}");
+        assert!(stderr[sent_at..received_at].contains(sent), "{kind:?}: {stderr}");
+        assert!(stderr[received_at..].contains(received), "{kind:?}: {stderr}");
+    }
+    let server = TestServer::start();
+    let quiet = mi_on(&server, Kind::Datagram, &["call", "uptime"]);
+    assert_eq!(stderr(&quiet), "");
+}

@@ -1,5 +1,6 @@
 //! `ctiproxy mi`: the command line over the MI client. The `ctiproxy` binary embeds
-//! [`MiArgs`] as its `mi` subcommand and hands the parsed arguments to [`run`].
+//! [`MiArgs`] as its `mi` subcommand and hands the parsed arguments, and whether its own `-v`
+//! was given, to [`run`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,11 +15,16 @@ use crate::request::Params;
 use crate::response::Reply;
 use crate::transport::{fifo::DEFAULT_REPLY_DIR, Endpoint};
 use crate::uac::UacDlg;
+use crate::wiretap::Direction;
 
 /// Exit status when OpenSIPS answered with an MI error.
 pub const EXIT_MI_ERROR: u8 = 1;
 /// Exit status for a usage error, a transport failure, a timeout or a malformed reply.
 pub const EXIT_FAILURE: u8 = 2;
+
+/// The longest `--timeout`, in seconds (a day): longer is surely a typo, and far longer
+/// overflows the clock.
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -32,7 +38,14 @@ Examples:
       -H 'To: <sip:alice@10.0.0.5:5060>' -H 'From: <sip:pbx@10.0.0.1>;tag=42' -H 'Event: check-sync'
 
 Exit status: 0 the result is printed on stdout; 1 OpenSIPS answered an MI error (printed on
-stderr with its code); 2 usage error, transport failure, timeout or malformed reply.
+stderr with its code); 2 usage error, transport failure, timeout or malformed reply. With
+--json, errors are one JSON object on stderr: an MI error {\"code\",\"message\",\"data\"?},
+anything else {\"kind\",\"message\"} (kind: invalid_input, transport, http_status, timeout,
+malformed_reply); argument errors stay plain text.
+
+--reply-dir, --timeout, --json and -v may also follow the subcommand. A PARAM starting with -
+(other than a negative number) is refused as an unknown option; put it after -- to send it:
+call foo -- --bar. With -v, the request and the reply are shown on stderr as sent and received.
 
 Timeouts: --timeout applies to every call. Without it, calls wait 5 s, except t_uac_dlg calls
 (uac-dlg, event-notify, mwi-update, call t_uac_dlg), which wait 35 s: OpenSIPS answers a request
@@ -48,16 +61,16 @@ pub struct MiArgs {
 
     /// With --fifo: the server's mi_fifo reply_dir, where the reply FIFO is created
     /// [default: /tmp, OpenSIPS's default]. Example: --reply-dir /run/opensips
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     pub reply_dir: Option<PathBuf>,
 
-    /// Seconds to wait for each reply, decimals allowed [default: 5; 35 for t_uac_dlg].
-    /// Example: --timeout 0.5
-    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    /// Seconds to wait for each reply, decimals allowed, at most 86400 [default: 5; 35 for
+    /// t_uac_dlg]. Example: --timeout 0.5
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, global = true)]
     pub timeout: Option<Duration>,
 
-    /// Print the result as compact JSON on one line (an MI error as JSON on stderr).
-    #[arg(long)]
+    /// Print the result as compact JSON on one line, and any error as a JSON object on stderr.
+    #[arg(long, global = true)]
     pub json: bool,
 
     /// What to do.
@@ -95,7 +108,9 @@ pub enum MiCommand {
         command: String,
         /// A parameter: VALUE (positional) or NAME=VALUE (named; do not mix the two). A VALUE
         /// that parses as JSON is sent as JSON (3, ["a","b"], "3"), anything else as a string.
-        #[arg(value_name = "PARAM", allow_hyphen_values = true)]
+        // Not `allow_hyphen_values`: it would send a misplaced option (`--json`) to OpenSIPS
+        // as a parameter; negative numbers stay values, anything else goes after `--`.
+        #[arg(value_name = "PARAM", allow_negative_numbers = true)]
         params: Vec<String>,
         /// All parameters as one JSON array (positional) or object (named), instead of PARAMs.
         /// Example: --params-json '{"statistics":["all"]}'
@@ -155,23 +170,69 @@ pub enum MiCommand {
     },
 }
 
-/// Runs `ctiproxy mi`: prints the result on stdout, an error on stderr, and returns the exit
-/// status (0 result, 1 MI error, 2 anything else).
-pub fn run(args: MiArgs) -> ExitCode {
-    match execute(&args) {
+/// Runs `ctiproxy mi`: prints the result on stdout, an error on stderr (as JSON with
+/// `--json`), the bytes sent and received on stderr if `verbose`, and returns the exit status
+/// (0 result, 1 MI error, 2 anything else).
+pub fn run(args: MiArgs, verbose: bool) -> ExitCode {
+    let client = client(&args).map(|client| match verbose {
+        true => client.with_observer(show_wire),
+        false => client,
+    });
+    match client.and_then(|client| execute_with(&client, &args)) {
         Ok(output) => {
             println!("{output}");
             ExitCode::SUCCESS
         }
-        Err(Error::Mi(error)) if args.json => {
-            eprintln!("{}", serde_json::to_string(&error).expect("MI errors serialize"));
-            ExitCode::from(EXIT_MI_ERROR)
-        }
         Err(error) => {
-            eprintln!("ctiproxy mi: {error}");
+            eprintln!("{}", error_report(&error, &args));
             ExitCode::from(exit_status(&error))
         }
     }
+}
+
+/// What [`run`] prints on stderr for an error: a line for people, or with `--json` one JSON
+/// object, the MI error's own fields or `{"kind","message"}`.
+pub fn error_report(error: &Error, args: &MiArgs) -> String {
+    let message = error_message(error, args);
+    match (error, args.json) {
+        (Error::Mi(mi), true) => serde_json::to_value(mi).unwrap_or_default().to_string(),
+        (_, true) => serde_json::json!({"kind": error.kind(), "message": message}).to_string(),
+        (_, false) => format!("ctiproxy mi: {message}"),
+    }
+}
+
+// A FIFO timeout is ambiguous in a way that matters: OpenSIPS runs the command even when it
+// cannot open the reply FIFO (a --reply-dir that is not its reply_dir looks exactly like a
+// slow command), so running it again may run it twice.
+fn error_message(error: &Error, args: &MiArgs) -> String {
+    if !matches!(error, Error::Timeout(_)) || args.target.fifo.is_none() {
+        return error.to_string();
+    }
+    let reply_dir = args.reply_dir.clone().unwrap_or_else(|| DEFAULT_REPLY_DIR.into());
+    format!(
+        "{error} on the reply FIFO; the command may have run anyway: OpenSIPS runs it even when \
+         it cannot open the reply FIFO, as when --reply-dir ({}) is not mi_fifo's reply_dir. \
+         It was not retried; check --reply-dir before running it again",
+        reply_dir.display()
+    )
+}
+
+// Control characters are escaped (a reply must not drive the terminal), CR shown as `\r` so
+// line ends stay visible; LF and tab are kept.
+fn show_wire(direction: Direction, bytes: &[u8]) {
+    let what = match direction {
+        Direction::Sent => "sent",
+        Direction::Received => "received",
+    };
+    let text: String = String::from_utf8_lossy(bytes)
+        .chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    eprintln!("ctiproxy mi: {what} {} bytes:\n{}", bytes.len(), text.trim_end_matches('\n'));
 }
 
 /// The exit status for an error: 1 for an MI error, 2 for everything else.
@@ -185,7 +246,10 @@ pub fn exit_status(error: &Error) -> u8 {
 /// Runs the subcommand and returns what [`run`] prints on success (indented JSON, or compact
 /// with `--json`); usage errors found here are [`Error::InvalidInput`].
 pub fn execute(args: &MiArgs) -> Result<String, Error> {
-    let client = client(args)?;
+    execute_with(&client(args)?, args)
+}
+
+fn execute_with(client: &Client, args: &MiArgs) -> Result<String, Error> {
     let reply = match &args.command {
         MiCommand::Call { command, params, params_json } => {
             let params = match params_json {
@@ -271,8 +335,8 @@ fn uac_dlg(
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text.parse().map_err(|_| format!("{text:?} is not a number of seconds"))?;
-    if !(seconds > 0.0 && seconds.is_finite()) {
-        return Err(format!("{text} must be a positive number of seconds"));
+    if !(seconds > 0.0 && seconds <= MAX_TIMEOUT_SECS as f64) {
+        return Err(format!("{text} must be more than 0 and at most {MAX_TIMEOUT_SECS} seconds"));
     }
     Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
 }
@@ -375,10 +439,9 @@ mod tests {
         );
         assert!(parse_headers(&strings(&["no colon"])).is_err());
         assert_eq!(parse_seconds("0.2").unwrap(), Duration::from_millis(200));
-        assert!(
-            parse_seconds("0").is_err()
-                && parse_seconds("x").is_err()
-                && parse_seconds("-1").is_err()
-        );
+        assert_eq!(parse_seconds("86400").unwrap(), Duration::from_secs(MAX_TIMEOUT_SECS));
+        for bad in ["0", "x", "-1", "1e19", "86400.5", "inf", "NaN"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -10,6 +10,7 @@ use crate::request::{IdSource, Params, Request};
 use crate::response::Reply;
 use crate::transport::{Endpoint, Transport};
 use crate::uac::{UacDlg, T_UAC_DLG};
+use crate::wiretap::{Direction, Wiretap};
 
 /// The timeout of an MI call unless configured.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,6 +41,7 @@ pub struct Client {
     timeout: Duration,
     uac_dlg_timeout: Option<Duration>,
     ids: IdSource,
+    wiretap: Wiretap,
 }
 
 impl Client {
@@ -51,13 +53,25 @@ impl Client {
             timeout: DEFAULT_TIMEOUT,
             uac_dlg_timeout: None,
             ids: IdSource::new(),
+            wiretap: Wiretap::default(),
         })
     }
 
-    /// Sets the timeout of each call (default 5 s). `t_uac_dlg` calls still wait at least
+    /// Sets the timeout of each call (default 5 s); any duration, `Duration::MAX` included,
+    /// is accepted (a deadline past what the clock can represent waits as long as it can). `t_uac_dlg` calls still wait at least
     /// [`UAC_DLG_MIN_TIMEOUT`] unless [`Client::with_uac_dlg_timeout`] is set.
     pub fn with_timeout(mut self, timeout: Duration) -> Client {
         self.timeout = timeout;
+        self
+    }
+
+    /// Calls `observer` with the bytes of every request as sent and every reply as received
+    /// (an HTTP reply: its head, then its body), e.g. to show them to a person.
+    pub fn with_observer(
+        mut self,
+        observer: impl Fn(Direction, &[u8]) + Send + Sync + 'static,
+    ) -> Client {
+        self.wiretap = Wiretap::new(observer);
         self
     }
 
@@ -89,7 +103,7 @@ impl Client {
         timeout: Duration,
     ) -> Result<Reply, Error> {
         let request = Request::new(self.ids.next_id(), name, params.into())?;
-        self.transport.call(&request, timeout)
+        self.transport.call(&request, timeout, &self.wiretap)
     }
 
     /// Sends a SIP request with `t_uac_dlg`. The reply's result holds the SIP outcome:
@@ -140,6 +154,13 @@ mod tests {
     }
 
     #[test]
+    fn huge_timeouts_are_kept_and_saturate_per_call() {
+        let client = client().with_timeout(Duration::MAX);
+        assert_eq!(client.timeout_for("uptime"), Duration::MAX);
+        assert_eq!(client.timeout_for(T_UAC_DLG), Duration::MAX);
+    }
+
+    #[test]
     fn clients_can_be_shared_between_threads() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Client>();
@@ -149,7 +170,12 @@ mod tests {
     fn bad_endpoints_are_refused_up_front() {
         for endpoint in [
             Endpoint::Datagram("127.0.0.1".into()),
+            Endpoint::Datagram("127.0.0.1:99999".into()),
+            Endpoint::Datagram("127.0.0.1:0".into()),
+            Endpoint::Datagram("127.0.0.1:+80".into()),
             Endpoint::Http("https://127.0.0.1/mi".into()),
+            Endpoint::Http("http://127.0.0.1:abc/mi".into()),
+            Endpoint::XmlRpc("http://127.0.0.1:99999/RPC2".into()),
             Endpoint::XmlRpc("not a url".into()),
         ] {
             assert!(matches!(Client::new(endpoint), Err(Error::InvalidInput(_))));

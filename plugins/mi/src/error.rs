@@ -75,6 +75,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// A stable name for the kind of error, for machine-readable output: `invalid_input`,
+    /// `transport`, `http_status`, `timeout`, `malformed_reply` or `mi`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidInput(_) => "invalid_input",
+            Error::Transport { .. } => "transport",
+            Error::HttpStatus { .. } => "http_status",
+            Error::Timeout(_) => "timeout",
+            Error::MalformedReply { .. } => "malformed_reply",
+            Error::Mi(_) => "mi",
+        }
+    }
+
     /// A transport error with its context.
     pub(crate) fn transport(context: impl Into<String>, source: std::io::Error) -> Error {
         Error::Transport { context: context.into(), source }

@@ -19,6 +19,7 @@
 
 pub mod cli;
 mod client;
+mod depth;
 mod error;
 pub mod event;
 pub mod mwi;
@@ -29,6 +30,7 @@ mod response;
 pub mod test_server;
 mod transport;
 mod uac;
+mod wiretap;
 mod xml_value;
 
 pub use client::{Client, DEFAULT_TIMEOUT, UAC_DLG_MIN_TIMEOUT};
@@ -42,5 +44,6 @@ pub use transport::fifo::{DEFAULT_REPLY_DIR, MAX_REQUEST_LINE as MAX_FIFO_REQUES
 pub use transport::xmlrpc::method_call as xmlrpc_method_call;
 pub use transport::Endpoint;
 pub use uac::{check_text, random_tag, UacDlg, T_UAC_DLG};
+pub use wiretap::Direction;
 
 ctiproxy_plugin_api::export_plugin!(plugin::MiRules);

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::depth;
 use crate::error::{Error, MiError};
 
 /// A successful MI reply: the `result` member, whatever its JSON type (`{}`, `[]`, `"OK"`…).
@@ -23,8 +24,10 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// A reply from the JSON text of a result.
+    /// A reply from the JSON text of a result; text nested deeper than serde_json can parse
+    /// (or than printing it back can afford) is [`Error::MalformedReply`].
     pub fn from_raw_json(raw: String) -> Result<Reply, Error> {
+        depth::check_json(raw.as_bytes()).map_err(|why| Error::malformed(why, raw.as_bytes()))?;
         let value = serde_json::from_str(&raw)
             .map_err(|e| Error::malformed(format!("result is not JSON: {e}"), raw.as_bytes()))?;
         Ok(Reply { value, raw })
@@ -56,6 +59,7 @@ impl Reply {
     }
 
     // Transcoding streams token by token, so it never builds a map that would merge duplicates.
+    // It cannot fail: `raw` parsed as JSON within the depth serde_json accepts.
     fn reprint<F: serde_json::ser::Formatter>(
         &self,
         mut out: serde_json::Serializer<Vec<u8>, F>,
@@ -100,6 +104,9 @@ impl Decoded {
 pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, Error> {
     let text =
         std::str::from_utf8(bytes).map_err(|_| Error::malformed("reply is not UTF-8", bytes))?;
+    // Before any parsing: the members are skipped as raw text, which has no depth limit, and
+    // parsed again one by one, which has.
+    depth::check_json(bytes).map_err(|why| Error::malformed(why, bytes))?;
     if !text.trim_start().starts_with('{') {
         let reason = if text.is_empty() {
             "empty reply"
@@ -111,7 +118,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded, Error> {
     let members: HashMap<String, Box<RawValue>> = serde_json::from_str(text)
         .map_err(|e| Error::malformed(format!("invalid JSON: {e}"), bytes))?;
     let id = match members.get("id") {
-        Some(raw) => serde_json::from_str(raw.get()).expect("a RawValue is valid JSON"),
+        Some(raw) => serde_json::from_str(raw.get())
+            .map_err(|e| Error::malformed(format!("invalid id: {e}"), bytes))?,
         None => Value::Null,
     };
     let outcome = match (members.get("result"), members.get("error")) {
@@ -187,6 +195,32 @@ mod tests {
         let bytes =
             br#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"},"id":null}"#;
         assert!(matches!(decode_for(bytes, 7), Err(Error::Mi(e)) if e.code == -32700));
+    }
+
+    fn nested(levels: usize) -> String {
+        format!("{}{}", "[".repeat(levels), "]".repeat(levels))
+    }
+
+    #[test]
+    fn ids_and_results_nested_too_deep_are_malformed() {
+        let id = format!(r#"{{"jsonrpc":"2.0","result":"OK","id":{}}}"#, nested(128));
+        let result = format!(r#"{{"jsonrpc":"2.0","result":{},"id":1}}"#, nested(5000));
+        for bytes in [id, result] {
+            let Err(Error::MalformedReply { reason, .. }) = decode_for(bytes.as_bytes(), 1) else {
+                panic!("{bytes}")
+            };
+            assert!(reason.contains("nested too deep"), "{reason}");
+        }
+        let Err(Error::MalformedReply { reason, .. }) = Reply::from_raw_json(nested(200)) else {
+            panic!()
+        };
+        assert!(reason.contains("nested too deep"), "{reason}");
+    }
+
+    #[test]
+    fn brackets_inside_strings_are_not_nesting() {
+        let bytes = format!(r#"{{"jsonrpc":"2.0","result":"{}","id":1}}"#, "[{".repeat(500));
+        assert_eq!(decode_for(bytes.as_bytes(), 1).unwrap().value().as_str().unwrap().len(), 1000);
     }
 
     #[test]

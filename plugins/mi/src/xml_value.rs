@@ -10,6 +10,7 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
+use crate::depth::{too_deep, MAX_XML_DEPTH};
 use crate::error::Error;
 
 /// One XML element with its child elements and text, in order.
@@ -55,6 +56,9 @@ impl Element {
 /// Parses a document into its root element. `normalize_line_ends` applies XML's end-of-line
 /// rule (CR LF and lone CR become LF before entities are resolved), as libxml2 does inside
 /// OpenSIPS; the client leaves it off so strings keep the CR LF that OpenSIPS writes raw.
+///
+/// Elements nested deeper than [`MAX_XML_DEPTH`] are refused while parsing, so the recursive
+/// walks of the tree ([`XmlValue::from_element`], serializing, dropping) stay within the stack.
 pub(crate) fn parse_document(xml: &[u8], normalize_line_ends: bool) -> Result<Element, String> {
     let mut reader = Reader::from_reader(xml);
     reader.config_mut().trim_text(false);
@@ -62,10 +66,15 @@ pub(crate) fn parse_document(xml: &[u8], normalize_line_ends: bool) -> Result<El
     loop {
         let event = reader.read_event().map_err(|e| e.to_string())?;
         match event {
-            Event::Start(start) => stack.push(Element {
-                name: String::from_utf8_lossy(start.name().as_ref()).into_owned(),
-                children: Vec::new(),
-            }),
+            Event::Start(start) => {
+                if stack.len() >= MAX_XML_DEPTH {
+                    return Err(too_deep(MAX_XML_DEPTH));
+                }
+                stack.push(Element {
+                    name: String::from_utf8_lossy(start.name().as_ref()).into_owned(),
+                    children: Vec::new(),
+                })
+            }
             Event::Empty(empty) => {
                 let element = Element {
                     name: String::from_utf8_lossy(empty.name().as_ref()).into_owned(),
@@ -152,7 +161,8 @@ impl XmlValue {
         })
     }
 
-    /// The JSON text of this value, struct members in order and duplicates kept.
+    /// The JSON text of this value, struct members in order and duplicates kept. Serializing
+    /// cannot fail: names are strings, non-finite doubles become `null`.
     pub(crate) fn to_json_text(&self) -> String {
         serde_json::to_string(self).expect("XML-RPC values always serialize")
     }
@@ -262,6 +272,19 @@ mod tests {
         {
             assert!(encode_param(&bad, &mut String::new()).is_err(), "{bad}");
         }
+    }
+
+    fn nested_elements(levels: usize) -> String {
+        format!("{}{}", "<a>".repeat(levels), "</a>".repeat(levels))
+    }
+
+    #[test]
+    fn nesting_is_bounded_while_parsing() {
+        assert!(parse_document(nested_elements(MAX_XML_DEPTH).as_bytes(), false).is_ok());
+        let deep = parse_document(nested_elements(MAX_XML_DEPTH + 1).as_bytes(), false);
+        assert_eq!(deep, Err(too_deep(MAX_XML_DEPTH)));
+        let unclosed = "<a>".repeat(100_000);
+        assert_eq!(parse_document(unclosed.as_bytes(), false), Err(too_deep(MAX_XML_DEPTH)));
     }
 
     #[test]

@@ -345,3 +345,27 @@ fn ids_are_sent_and_within_int32() {
         assert!((1..=i64::from(i32::MAX)).contains(&id), "{id}");
     }
 }
+
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(ctiproxy_mi::Direction, Vec<u8>)>>>;
+
+#[test]
+fn an_observer_sees_the_bytes_sent_and_received_on_every_transport() {
+    for kind in KINDS {
+        let server = TestServer::start();
+        let seen = Seen::default();
+        let log = Seen::clone(&seen);
+        let client = client(&server, kind).with_observer(move |direction, bytes| {
+            log.lock().unwrap().push((direction, bytes.to_vec()))
+        });
+        client.command("uptime", Params::None).unwrap();
+        let seen = seen.lock().unwrap();
+        let (sent, received): (Vec<_>, Vec<_>) =
+            seen.iter().partition(|(direction, _)| *direction == ctiproxy_mi::Direction::Sent);
+        assert_eq!(sent.len(), 1, "{kind:?}");
+        assert_eq!(sent[0].1, server.requests(kind)[0], "{kind:?}: the request as sent");
+        let received: Vec<u8> = received.iter().flat_map(|(_, bytes)| bytes.clone()).collect();
+        let received = String::from_utf8_lossy(&received);
+        assert!(received.contains("92 [sec]"), "{kind:?}: {received}");
+        assert_eq!(received.starts_with("HTTP/1.1 200"), matches!(kind, Kind::Http | Kind::XmlRpc));
+    }
+}

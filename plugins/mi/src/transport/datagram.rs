@@ -3,10 +3,11 @@
 
 use std::net::{SocketAddr, UdpSocket};
 
-use super::{resolve, Deadline};
+use super::{parse_port, resolve, Deadline};
 use crate::error::Error;
 use crate::request::Request;
 use crate::response::{decode_for, Reply};
+use crate::wiretap::Wiretap;
 
 /// The largest request mi_datagram reads whole; longer ones are cut and answered
 /// `400 Parse_error`.
@@ -25,18 +26,23 @@ pub(crate) struct Datagram {
 impl Datagram {
     pub(crate) fn new(target: &str) -> Result<Datagram, Error> {
         let valid = match target.rsplit_once(':') {
-            Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok(),
+            Some((host, port)) => !host.is_empty() && parse_port(port).is_some(),
             None => false,
         };
         if !valid {
             return Err(Error::InvalidInput(format!(
-                "datagram address {target:?} is not HOST:PORT"
+                "datagram address {target:?} is not HOST:PORT (PORT 1 to 65535)"
             )));
         }
         Ok(Datagram { target: target.to_owned() })
     }
 
-    pub(crate) fn call(&self, request: &Request, deadline: &Deadline) -> Result<Reply, Error> {
+    pub(crate) fn call(
+        &self,
+        request: &Request,
+        deadline: &Deadline,
+        wiretap: &Wiretap,
+    ) -> Result<Reply, Error> {
         let json = request.to_json();
         if json.len() > MAX_REQUEST {
             return Err(Error::InvalidInput(format!(
@@ -46,6 +52,7 @@ impl Datagram {
         }
         let server = resolve(&self.target)?[0];
         let socket = connected_socket(server)?;
+        wiretap.sent(json.as_bytes());
         socket
             .send(json.as_bytes())
             .map_err(|e| Error::transport(format!("send to {server}"), e))?;
@@ -57,6 +64,7 @@ impl Datagram {
         let length = socket
             .recv(&mut buffer)
             .map_err(|e| deadline.io_error(format!("receive from {server}"), e))?;
+        wiretap.received(&buffer[..length]);
         decode_for(&buffer[..length], request.id)
     }
 }

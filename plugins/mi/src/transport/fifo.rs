@@ -18,10 +18,11 @@ use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::Mode;
 
-use super::Deadline;
+use super::{Deadline, MAX_REPLY};
 use crate::error::Error;
 use crate::request::Request;
 use crate::response::{decode_for, Reply};
+use crate::wiretap::Wiretap;
 
 /// OpenSIPS's default `reply_dir` for mi_fifo.
 pub const DEFAULT_REPLY_DIR: &str = "/tmp";
@@ -45,7 +46,12 @@ impl Fifo {
         Fifo { path: path.to_owned(), reply_dir: reply_dir.to_owned() }
     }
 
-    pub(crate) fn call(&self, request: &Request, deadline: &Deadline) -> Result<Reply, Error> {
+    pub(crate) fn call(
+        &self,
+        request: &Request,
+        deadline: &Deadline,
+        wiretap: &Wiretap,
+    ) -> Result<Reply, Error> {
         let reply_fifo = ReplyFifo::create(&self.reply_dir)?;
         let line = format!(":{}:{}\n", reply_fifo.name, request.to_json());
         if line.len() > MAX_REQUEST_LINE {
@@ -55,8 +61,10 @@ impl Fifo {
             )));
         }
         let reader = reply_fifo.open_reader()?;
+        wiretap.sent(line.as_bytes());
         self.write_request(line.as_bytes(), deadline)?;
         let reply = read_until_eof(&reader, deadline)?;
+        wiretap.received(&reply);
         decode_for(&reply, request.id)
     }
 
@@ -149,7 +157,13 @@ fn read_until_eof(reader: &File, deadline: &Deadline) -> Result<Vec<u8>, Error> 
         }
         match (&*reader).read(&mut chunk) {
             Ok(0) => return Ok(reply),
-            Ok(n) => reply.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                reply.extend_from_slice(&chunk[..n]);
+                if reply.len() > MAX_REPLY {
+                    let reason = format!("reply too large (more than {MAX_REPLY} bytes)");
+                    return Err(Error::malformed(reason, &reply));
+                }
+            }
             Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::transport("read the reply FIFO", e)),
         }

@@ -10,14 +10,16 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use super::{resolve, Deadline};
+use super::{parse_port, resolve, Deadline, MAX_REPLY};
 use crate::error::Error;
 use crate::request::Request;
 use crate::response::{decode_for, Reply};
+use crate::wiretap::Wiretap;
 
-// A reply body larger than this is refused rather than buffered without bound.
-const MAX_BODY: usize = 16 * 1024 * 1024;
+const MAX_BODY: usize = MAX_REPLY;
 const MAX_HEAD: usize = 64 * 1024;
+// A chunk-size line is a few hex digits; extensions are allowed but never this long.
+const MAX_CHUNK_LINE: usize = 4096;
 const MAX_HEADERS: usize = 64;
 
 /// A parsed `http://host[:port]/path` URL.
@@ -37,8 +39,15 @@ impl HttpTarget {
             return Err(invalid("only http:// is supported"));
         }
         let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
-        let port = authority.port_u16().unwrap_or(80);
         let host = authority.host();
+        // `http::Uri` takes any port text (`:abc`, `:99999`) and then reports no port at all,
+        // which must not quietly become port 80: read the port text after the host.
+        let after_userinfo =
+            authority.as_str().rsplit_once('@').map_or(authority.as_str(), |(_, h)| h);
+        let port = match after_userinfo.strip_prefix(host).and_then(|rest| rest.strip_prefix(':')) {
+            None => 80,
+            Some(port) => parse_port(port).ok_or_else(|| invalid("the port must be 1 to 65535"))?,
+        };
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
         Ok(HttpTarget {
             authority: authority.as_str().to_owned(),
@@ -54,6 +63,7 @@ impl HttpTarget {
         content_type: &str,
         body: &[u8],
         deadline: &Deadline,
+        wiretap: &Wiretap,
     ) -> Result<Vec<u8>, Error> {
         let mut stream = self.connect(deadline)?;
         let mut message = format!(
@@ -67,10 +77,11 @@ impl HttpTarget {
         stream
             .set_write_timeout(Some(deadline.remaining()?))
             .map_err(|e| Error::transport("set write timeout", e))?;
+        wiretap.sent(&message);
         stream
             .write_all(&message)
             .map_err(|e| deadline.io_error(format!("send to {}", self.host_port), e))?;
-        Reader::new(stream, deadline).read_reply()
+        Reader::new(stream, deadline, wiretap).read_reply()
     }
 
     fn connect(&self, deadline: &Deadline) -> Result<TcpStream, Error> {
@@ -97,11 +108,12 @@ struct Reader<'a> {
     stream: TcpStream,
     buffer: Vec<u8>,
     deadline: &'a Deadline,
+    wiretap: &'a Wiretap,
 }
 
 impl<'a> Reader<'a> {
-    fn new(stream: TcpStream, deadline: &'a Deadline) -> Reader<'a> {
-        Reader { stream, buffer: Vec::with_capacity(4096), deadline }
+    fn new(stream: TcpStream, deadline: &'a Deadline, wiretap: &'a Wiretap) -> Reader<'a> {
+        Reader { stream, buffer: Vec::with_capacity(4096), deadline, wiretap }
     }
 
     /// Reads more bytes into the buffer; 0 means the server closed the connection.
@@ -122,11 +134,14 @@ impl<'a> Reader<'a> {
     fn read_reply(mut self) -> Result<Vec<u8>, Error> {
         let (head_len, framing) = self.read_head()?;
         self.buffer.drain(..head_len);
-        match framing {
+        let wiretap = self.wiretap;
+        let body = match framing {
             Framing::Length(length) => self.read_length(length),
             Framing::Chunked => self.read_chunked(),
             Framing::UntilClose => self.read_to_close(),
-        }
+        }?;
+        wiretap.received(&body);
+        Ok(body)
     }
 
     fn read_head(&mut self) -> Result<(usize, Framing), Error> {
@@ -164,6 +179,7 @@ impl<'a> Reader<'a> {
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(e) => return Err(Error::malformed(format!("bad HTTP reply: {e}"), &self.buffer)),
         };
+        self.wiretap.received(&self.buffer[..head_len]);
         let status = response.code.unwrap_or_default();
         if status != 200 {
             return Err(Error::HttpStatus {
@@ -220,6 +236,9 @@ impl<'a> Reader<'a> {
                     body.extend_from_slice(&self.buffer[at + len..at + len + size]);
                     at += len + size + 2;
                 }
+                Ok(httparse::Status::Partial) if self.buffer.len() - at > MAX_CHUNK_LINE => {
+                    return Err(Error::malformed("chunk size line too long", &self.buffer[at..]))
+                }
                 Ok(httparse::Status::Partial) => self.fill_or_truncated()?,
                 Err(_) => return Err(Error::malformed("bad chunk size", &self.buffer[at..])),
             }
@@ -262,8 +281,14 @@ impl HttpJsonRpc {
         Ok(HttpJsonRpc { target: HttpTarget::parse(url)? })
     }
 
-    pub(crate) fn call(&self, request: &Request, deadline: &Deadline) -> Result<Reply, Error> {
-        let body = self.target.post("application/json", request.to_json().as_bytes(), deadline)?;
+    pub(crate) fn call(
+        &self,
+        request: &Request,
+        deadline: &Deadline,
+        wiretap: &Wiretap,
+    ) -> Result<Reply, Error> {
+        let json = request.to_json();
+        let body = self.target.post("application/json", json.as_bytes(), deadline, wiretap)?;
         decode_for(&body, request.id)
     }
 }
@@ -279,9 +304,21 @@ mod tests {
             (target.authority.as_str(), target.host_port.as_str(), target.path.as_str()),
             ("127.0.0.1:8888", "127.0.0.1:8888", "/mi")
         );
+        let target = HttpTarget::parse("http://user@[::1]:8888").unwrap();
+        assert_eq!((target.host_port.as_str(), target.path.as_str()), ("[::1]:8888", "/"));
         let target = HttpTarget::parse("http://example.net").unwrap();
         assert_eq!((target.host_port.as_str(), target.path.as_str()), ("example.net:80", "/"));
-        for bad in ["https://h/mi", "127.0.0.1:8888/mi", "http:///mi", "ftp://h/"] {
+        for bad in [
+            "https://h/mi",
+            "127.0.0.1:8888/mi",
+            "http:///mi",
+            "ftp://h/",
+            "http://127.0.0.1:abc/mi",
+            "http://127.0.0.1:99999/mi",
+            "http://127.0.0.1:0/mi",
+            "http://127.0.0.1:/mi",
+            "http://[::1]:+80/mi",
+        ] {
             assert!(matches!(HttpTarget::parse(bad), Err(Error::InvalidInput(_))), "{bad}");
         }
     }

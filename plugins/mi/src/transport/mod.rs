@@ -2,17 +2,25 @@
 //! UDP datagram (mi_datagram), HTTP (mi_http) or a FIFO (mi_fifo), and XML-RPC (mi_xmlrpc_ng).
 
 pub(crate) mod datagram;
+mod deadline;
 pub(crate) mod fifo;
 pub(crate) mod http;
 pub(crate) mod xmlrpc;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::Error;
 use crate::request::Request;
 use crate::response::Reply;
+use crate::wiretap::Wiretap;
+
+pub(crate) use deadline::Deadline;
+
+/// The largest reply accepted (an HTTP body, a FIFO reply): a bigger one is refused rather than
+/// buffered without bound. The largest real reply, `list_statistics`, is about 5 KB.
+pub(crate) const MAX_REPLY: usize = 16 * 1024 * 1024;
 
 /// Where and how to reach the MI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,48 +68,21 @@ impl Transport {
         })
     }
 
-    /// Sends one request and waits at most `timeout` for its reply.
-    pub(crate) fn call(&self, request: &Request, timeout: Duration) -> Result<Reply, Error> {
+    /// Sends one request and waits at most `timeout` for its reply, showing `wiretap` the
+    /// bytes each way.
+    pub(crate) fn call(
+        &self,
+        request: &Request,
+        timeout: Duration,
+        wiretap: &Wiretap,
+    ) -> Result<Reply, Error> {
         let deadline = Deadline::after(timeout);
         match self {
-            Transport::Datagram(t) => t.call(request, &deadline),
-            Transport::Http(t) => t.call(request, &deadline),
-            Transport::XmlRpc(t) => t.call(request, &deadline),
-            Transport::Fifo(t) => t.call(request, &deadline),
+            Transport::Datagram(t) => t.call(request, &deadline, wiretap),
+            Transport::Http(t) => t.call(request, &deadline, wiretap),
+            Transport::XmlRpc(t) => t.call(request, &deadline, wiretap),
+            Transport::Fifo(t) => t.call(request, &deadline, wiretap),
         }
-    }
-}
-
-/// The end of one call's time budget, shared by all its steps (connect, write, each read), so
-/// a slow trickle of bytes cannot stretch a call past its timeout.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Deadline {
-    at: Instant,
-    timeout: Duration,
-}
-
-impl Deadline {
-    pub(crate) fn after(timeout: Duration) -> Deadline {
-        Deadline { at: Instant::now() + timeout, timeout }
-    }
-
-    /// Time left, or [`Error::Timeout`] once it is spent (never zero: a zero socket timeout
-    /// means "block forever").
-    pub(crate) fn remaining(&self) -> Result<Duration, Error> {
-        match self.at.checked_duration_since(Instant::now()) {
-            Some(left) if !left.is_zero() => Ok(left),
-            _ => Err(self.expired()),
-        }
-    }
-
-    /// The error to report when this deadline passes.
-    pub(crate) fn expired(&self) -> Error {
-        Error::Timeout(self.timeout)
-    }
-
-    /// Maps an I/O error under this deadline (socket timeouts become [`Error::Timeout`]).
-    pub(crate) fn io_error(&self, context: impl Into<String>, source: std::io::Error) -> Error {
-        Error::from_io(context, source, self.timeout)
     }
 }
 
@@ -118,4 +99,27 @@ pub(crate) fn resolve(target: &str) -> Result<Vec<SocketAddr>, Error> {
         return Err(Error::transport(format!("resolve {target}"), none));
     }
     Ok(addrs)
+}
+
+/// The port of an address or URL: 1 to 5 decimal digits, 1 to 65535. Stricter than `u16`'s
+/// parser (which takes `+80`), and `0` would ask the system for any port.
+pub(crate) fn parse_port(text: &str) -> Option<u16> {
+    let digits = !text.is_empty() && text.len() <= 5 && text.bytes().all(|b| b.is_ascii_digit());
+    digits.then(|| text.parse().ok()).flatten().filter(|port| *port != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_1_to_65535_in_digits() {
+        for (text, port) in [("1", Some(1)), ("8809", Some(8809)), ("65535", Some(65535))] {
+            assert_eq!(parse_port(text), port, "{text}");
+        }
+        for bad in ["", "0", "00000", "65536", "99999", "abc", "+80", "-1", "080a", "123456", " 80"]
+        {
+            assert_eq!(parse_port(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -8,6 +8,7 @@ use super::Deadline;
 use crate::error::{Error, MiError};
 use crate::request::{Params, Request};
 use crate::response::Reply;
+use crate::wiretap::Wiretap;
 use crate::xml_value::{encode_param, escape_text, parse_document, Element, XmlValue};
 
 /// The mi_xmlrpc_ng transport.
@@ -21,9 +22,14 @@ impl XmlRpc {
         Ok(XmlRpc { target: HttpTarget::parse(url)? })
     }
 
-    pub(crate) fn call(&self, request: &Request, deadline: &Deadline) -> Result<Reply, Error> {
+    pub(crate) fn call(
+        &self,
+        request: &Request,
+        deadline: &Deadline,
+        wiretap: &Wiretap,
+    ) -> Result<Reply, Error> {
         let body = method_call(&request.method, &request.params)?;
-        let reply = self.target.post("text/xml", body.as_bytes(), deadline)?;
+        let reply = self.target.post("text/xml", body.as_bytes(), deadline, wiretap)?;
         method_response(&reply)
     }
 }
