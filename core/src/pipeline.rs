@@ -430,8 +430,8 @@ impl Running {
     /// read) must not hang the exit. What was not analysed is then reported as [`Stalled`]; the
     /// thread is left behind, for the process to end.
     pub fn join_within(self, deadline: Duration) -> Result<Report, Stalled> {
-        let until = Instant::now() + deadline;
-        while !self.thread.is_finished() && Instant::now() < until {
+        let until = Instant::now().checked_add(deadline);
+        while !self.thread.is_finished() && until.is_none_or(|until| Instant::now() < until) {
             std::thread::sleep(Duration::from_millis(5));
         }
         if self.thread.is_finished() {

@@ -121,8 +121,10 @@ impl Dispatcher {
     pub fn finish(&mut self, deadline: Duration) -> u64 {
         self.shared.lock().closed = true;
         self.shared.changed.notify_all();
-        let until = Instant::now() + deadline;
-        while Instant::now() < until && self.workers.iter().any(|w| !w.is_finished()) {
+        // A deadline too far for the clock is no deadline.
+        let until = Instant::now().checked_add(deadline);
+        let before_deadline = || until.is_none_or(|until| Instant::now() < until);
+        while before_deadline() && self.workers.iter().any(|w| !w.is_finished()) {
             std::thread::sleep(Duration::from_millis(5));
         }
         let mut guard = self.shared.lock();
