@@ -23,6 +23,7 @@ use ctiproxy_plugin_api::{
 
 pub use config::{ColorMode, Config};
 use ctiproxy_plugin_api::body::{self, BodyStyle};
+use ctiproxy_plugin_api::visible::{self, Newlines};
 use header::{HeaderStyle, LocalClock};
 use sessions::SessionTracker;
 
@@ -99,7 +100,12 @@ impl Plugin for Spy {
         if message.is_raw() && !message.is_oversize() {
             // The classic ctispy printed each read and then a newline: a blank line after every
             // read that ended a line, which is how its users tell reads apart.
-            self.buf.extend_from_slice(message.bytes());
+            if self.body.visible {
+                let shown = visible::bytes(message.bytes(), Newlines::Keep);
+                self.buf.extend_from_slice(shown.as_bytes());
+            } else {
+                self.buf.extend_from_slice(message.bytes());
+            }
             self.buf.push(b'\n');
         } else {
             // Writing to a Vec cannot fail.
