@@ -249,7 +249,11 @@ fn a_server_reset_reaches_the_client_as_a_reset() {
     let server = listener.local_addr().unwrap();
     let (_dir, running) = start(server, "", "", false);
     let mut client = TcpStream::connect(running.addr()).unwrap();
-    let (upstream, _) = listener.accept().unwrap();
+    let (mut upstream, _) = listener.accept().unwrap();
+    // Mid-stream: a line goes through first.
+    upstream.write_all(b"{\"class\":\"login_id\"}\n").unwrap();
+    let mut line = [0u8; 21];
+    client.read_exact(&mut line).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async move {
         upstream.set_nonblocking(true).unwrap();
@@ -262,7 +266,8 @@ fn a_server_reset_reaches_the_client_as_a_reset() {
     let read = client.read(&mut buf);
     assert!(
         matches!(&read, Err(e) if e.kind() == ErrorKind::ConnectionReset),
-        "expected a reset, got {read:?}"
+        "expected a reset, got {read:?}\n{}",
+        running.stderr()
     );
 }
 
