@@ -1,46 +1,29 @@
-//! Finds plugin libraries and loads them through the C ABI.
+//! Finds plugin libraries, opening only those that may hold a plugin the pipeline needs.
 //!
-//! Search order (the first plugin of a name wins): the directories in `CTIPROXY_PLUGIN_PATH`,
-//! then the config's `[plugins] path`, then the directory of the running executable (where cargo
-//! puts the built-in plugins). Each library goes through the checks in order: it opens, it has
-//! the entry symbol, its list and descriptors speak this ABI, its layout hash matches, every
-//! required function is present, it was built with `panic = "unwind"`. Every failure names the
-//! file and the cause. Libraries are never unloaded: unloading Rust libraries with thread-locals
-//! crashes, and descriptors point into them.
-#![allow(unsafe_code)]
+//! Search path, in order: the directories in `CTIPROXY_PLUGIN_PATH`, the config's
+//! `[plugins] path`, the directory of the running executable (where cargo puts the built-in
+//! plugins). Scanning reads file names only ([`candidates`]); plugin `NAME` is then looked for
+//! in `libctiproxy_NAME.so` in each directory in turn, then in the other `libctiproxy_*.so`
+//! files, directory by directory, in file-name order, and the first library that exports it
+//! wins. Each library is opened at most once, after [`elf`] checked the file, through
+//! [`library`]. Every failure names the file and the cause.
 
-use std::collections::HashSet;
+pub mod candidates;
+pub mod elf;
+pub mod library;
+pub mod permissions;
+
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
-use ctiproxy_plugin_api::abi::{self, EntryFn, PluginList};
-use ctiproxy_plugin_api::{DescriptorError, Vtable};
+use ctiproxy_plugin_api::Vtable;
+
+pub use candidates::name_hint;
+pub use library::{load_file, LoadError};
 
 /// The environment variable listing extra plugin directories (`:`-separated).
 pub const PLUGIN_PATH_VAR: &str = "CTIPROXY_PLUGIN_PATH";
-
-/// Why a library could not be used.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum LoadError {
-    /// `dlopen` failed.
-    #[error("cannot open: {0}")]
-    Open(String),
-    /// No `ctiproxy_plugin_v1` symbol.
-    #[error("not a ctiproxy plugin (no `ctiproxy_plugin_v1` entry symbol)")]
-    NoEntry,
-    /// The plugin list is unusable.
-    #[error("{0}")]
-    List(String),
-    /// One descriptor failed its checks.
-    #[error("plugin #{index}{}: {source}", name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default())]
-    Descriptor {
-        /// Position in the library's list.
-        index: usize,
-        /// Its name, when readable.
-        name: Option<String>,
-        /// The failed check.
-        source: DescriptorError,
-    },
-}
 
 /// A usable plugin and the file it came from.
 #[derive(Debug, Clone)]
@@ -60,15 +43,44 @@ pub struct Failure {
     pub error: LoadError,
 }
 
-/// Every plugin found in the search path.
+/// How `ctiproxy plugins` shows a plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// What a pipeline entry of this name gets.
+    Used,
+    /// Another library wins for this name.
+    Shadowed,
+    /// The file is outside the naming convention: a run never opens it.
+    NotSearched,
+}
+
+/// Everything `ctiproxy plugins` reports.
 #[derive(Debug, Default)]
-pub struct Registry {
-    /// Directories searched, in order.
-    pub dirs: Vec<PathBuf>,
-    /// Usable plugins, in search order (a later plugin of an earlier name is shadowed).
-    pub found: Vec<Found>,
+pub struct Inventory {
+    /// Plugins, in search order.
+    pub plugins: Vec<(Found, Standing)>,
     /// Libraries that are not usable plugins.
     pub failures: Vec<Failure>,
+    /// Libraries outside the naming convention, not opened.
+    pub unopened: Vec<PathBuf>,
+}
+
+/// The libraries of the search path, by name, and those opened so far.
+#[derive(Debug, Default)]
+pub struct Registry {
+    dirs: Vec<PathBuf>,
+    /// Libraries following the naming convention, in search order, each file once.
+    candidates: Vec<(PathBuf, String)>,
+    /// The other shared libraries of the search path.
+    others: Vec<PathBuf>,
+    opened: Mutex<Opened>,
+}
+
+#[derive(Debug, Default)]
+struct Opened {
+    /// By canonical path: a library reached through two names is opened once.
+    libraries: HashMap<PathBuf, Result<Vec<Vtable>, LoadError>>,
+    warned: HashSet<String>,
 }
 
 /// The directories searched, in order: `CTIPROXY_PLUGIN_PATH`, `extra`, the executable's.
@@ -84,159 +96,170 @@ pub fn search_path(extra: &[PathBuf]) -> Vec<PathBuf> {
     dirs
 }
 
-fn is_library(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == std::env::consts::DLL_EXTENSION)
-}
-
-/// The plugin name a file suggests: `libctiproxy_spy.so` → `spy`.
-pub fn name_hint(file: &Path) -> String {
-    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    let stem = stem.strip_prefix(std::env::consts::DLL_PREFIX).unwrap_or(stem);
-    let stem = stem.strip_prefix("ctiproxy_").unwrap_or(stem);
-    stem.replace('_', "-")
+fn canonical(file: &Path) -> PathBuf {
+    std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf())
 }
 
 impl Registry {
-    /// Loads every library in `dirs`.
+    /// Lists the libraries in `dirs` by file name, opening none.
     pub fn scan(dirs: Vec<PathBuf>) -> Registry {
         let mut registry = Registry { dirs, ..Registry::default() };
         let mut seen = HashSet::new();
-        for dir in registry.dirs.clone() {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-            let mut files: Vec<PathBuf> =
-                entries.flatten().map(|e| e.path()).filter(|p| is_library(p)).collect();
-            files.sort();
-            for file in files {
-                let key = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
-                if seen.insert(key) {
-                    registry.add(file);
-                }
+        for dir in &registry.dirs {
+            if dir.is_dir() {
+                registry.warn_if_writable("directory", dir);
             }
+            let listing = candidates::list(dir);
+            registry.candidates.extend(
+                listing.candidates.into_iter().filter(|(file, _)| seen.insert(canonical(file))),
+            );
+            registry
+                .others
+                .extend(listing.others.into_iter().filter(|f| seen.insert(canonical(f))));
         }
         registry
     }
 
-    fn add(&mut self, file: PathBuf) {
-        match load_file(&file) {
-            Ok(vtables) => self
-                .found
-                .extend(vtables.into_iter().map(|vtable| Found { vtable, file: file.clone() })),
-            Err(error) => self.failures.push(Failure { file, error }),
-        }
+    /// The directories searched, in order.
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
     }
 
-    /// The first usable plugin called `name`.
-    pub fn get(&self, name: &str) -> Option<&Found> {
-        self.found.iter().find(|f| f.vtable.name == name)
+    /// The plugin a `[[pipeline]]` entry named `name` gets, opening candidates in search order
+    /// until one exports it. Broken libraries passed on the way are warned about; when nothing
+    /// is found, [`Registry::resolve`]'s error tells instead.
+    pub fn get(&self, name: &str) -> Option<Found> {
+        let mut skipped = Vec::new();
+        let found = self.lookup(name, |file, error| skipped.push((file.to_path_buf(), error)))?;
+        for (file, error) in skipped {
+            self.warn_once(format!("Skipping plugin library {}: {error}", file.display()));
+        }
+        Some(found)
+    }
+
+    fn lookup(&self, name: &str, mut on_failure: impl FnMut(&Path, LoadError)) -> Option<Found> {
+        let stem = candidates::stem_for(name);
+        let named = self.candidates.iter().filter(|(_, s)| *s == stem);
+        let rest = self.candidates.iter().filter(|(_, s)| *s != stem);
+        named.chain(rest).find_map(|(file, _)| match self.open(file) {
+            Ok(vtables) => vtables
+                .into_iter()
+                .find(|v| v.name == name)
+                .map(|vtable| Found { vtable, file: file.clone() }),
+            Err(error) => {
+                on_failure(file, error);
+                None
+            }
+        })
     }
 
     /// Finds plugin `name`, in `file` when given, else in the search path. The error says what
     /// was tried: the broken library that looks like it, or the plugins that exist.
     pub fn resolve(&self, name: &str, file: Option<&Path>) -> Result<Found, String> {
         if let Some(file) = file {
-            return resolve_in_file(name, file);
+            return self.resolve_in_file(name, file);
         }
         if let Some(found) = self.get(name) {
-            return Ok(found.clone());
+            return Ok(found);
         }
-        if let Some(failure) = self.failures.iter().find(|f| name_hint(&f.file) == name) {
-            return Err(format!("{}: {}", failure.file.display(), failure.error));
+        // Every candidate has been opened by now, so what is known is all there is.
+        let mut known = Vec::new();
+        for (file, _) in &self.candidates {
+            match self.open(file) {
+                Ok(vtables) => known.extend(vtables.into_iter().map(|v| v.name)),
+                Err(error) if name_hint(file) == name => {
+                    return Err(format!("{}: {error}", file.display()))
+                }
+                Err(_) => {}
+            }
         }
-        let mut known: Vec<&str> = self.found.iter().map(|f| f.vtable.name.as_str()).collect();
         known.sort_unstable();
         known.dedup();
         let dirs: Vec<String> = self.dirs.iter().map(|d| d.display().to_string()).collect();
+        let ignored = if self.others.is_empty() {
+            String::new()
+        } else {
+            let files: Vec<String> = self.others.iter().map(|f| f.display().to_string()).collect();
+            format!("; not searched, as not named libctiproxy_*: {}", files.join(", "))
+        };
         Err(format!(
-            "unknown plugin {name:?} (available: {}; searched: {}; add a directory with [plugins] path or {PLUGIN_PATH_VAR})",
+            "unknown plugin {name:?} (available: {}; searched: {}{ignored}; add a directory with [plugins] path or {PLUGIN_PATH_VAR})",
             if known.is_empty() { "none".to_owned() } else { known.join(", ") },
             dirs.join(", ")
         ))
     }
-}
 
-fn resolve_in_file(name: &str, file: &Path) -> Result<Found, String> {
-    let vtables = load_file(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let names: Vec<String> = vtables.iter().map(|v| v.name.clone()).collect();
-    vtables
-        .into_iter()
-        .find(|v| v.name == name)
-        .map(|vtable| Found { vtable, file: file.to_path_buf() })
-        .ok_or_else(|| {
-            format!("{}: has no plugin {name:?} (it has: {})", file.display(), names.join(", "))
-        })
-}
-
-#[cfg(unix)]
-fn open(file: &Path) -> Result<libloading::Library, libloading::Error> {
-    use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
-    // SAFETY: opening runs the library's initialisers; we only open files from the directories
-    // the user configured (trust model in the README). RTLD_NOW makes a library with missing
-    // symbols fail here, with its name, instead of at first call; RTLD_LOCAL keeps plugins from
-    // interposing on each other.
-    unsafe { Library::open(Some(file), RTLD_NOW | RTLD_LOCAL) }.map(Into::into)
-}
-
-#[cfg(not(unix))]
-fn open(file: &Path) -> Result<libloading::Library, libloading::Error> {
-    // SAFETY: as in the unix version.
-    unsafe { libloading::Library::new(file) }
-}
-
-/// Opens one library and checks every plugin it exports.
-pub fn load_file(file: &Path) -> Result<Vec<Vtable>, LoadError> {
-    let library = open(file).map_err(|e| LoadError::Open(e.to_string()))?;
-    // SAFETY: the symbol, if present, has the EntryFn type by the ABI's definition; a library
-    // exporting the name with another type is outside the trust model.
-    let entry: EntryFn = match unsafe { library.get::<EntryFn>(abi::ENTRY_SYMBOL) } {
-        Ok(symbol) => *symbol,
-        Err(_) => return Err(LoadError::NoEntry),
-    };
-    // Never unloaded (see the module doc): the entry and every descriptor stay valid.
-    std::mem::forget(library);
-    // SAFETY: the entry takes no arguments and returns a pointer to static data.
-    let list = unsafe { entry() };
-    // SAFETY: checked for null; the list's first fields are the same in every ABI version.
-    let list: &PluginList = unsafe { list.as_ref() }
-        .ok_or(LoadError::List("the entry returned no plugin list".into()))?;
-    check_list(list)?;
-    (0..list.count as usize)
-        .map(|index| {
-            // SAFETY: the list is of our ABI and size, so `plugins` holds `count` descriptors.
-            let desc = unsafe { list.plugins.add(index) };
-            // SAFETY: a descriptor of a never-unloaded library, first fields always readable.
-            unsafe { Vtable::from_descriptor(desc) }.map_err(|source| {
-                // The name is read only when the failed check proves the layout is ours.
-                let layout_ok = matches!(
-                    source,
-                    DescriptorError::MissingFunction(_) | DescriptorError::PanicAbort
-                );
-                // SAFETY: same ABI, size and layout hash: `name` is where we read it, and static.
-                let name = layout_ok
-                    .then(|| unsafe { std::str::from_utf8((*desc).name.as_bytes()).ok() })
-                    .flatten()
-                    .map(str::to_owned);
-                LoadError::Descriptor { index, name, source }
+    fn resolve_in_file(&self, name: &str, file: &Path) -> Result<Found, String> {
+        let vtables = self.open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let names: Vec<String> = vtables.iter().map(|v| v.name.clone()).collect();
+        vtables
+            .into_iter()
+            .find(|v| v.name == name)
+            .map(|vtable| Found { vtable, file: file.to_path_buf() })
+            .ok_or_else(|| {
+                format!("{}: has no plugin {name:?} (it has: {})", file.display(), names.join(", "))
             })
-        })
-        .collect()
-}
+    }
 
-fn check_list(list: &PluginList) -> Result<(), LoadError> {
-    if list.abi_version != abi::ABI_VERSION {
-        return Err(LoadError::List(format!(
-            "built for plugin ABI {}, this host supports ABI {}",
-            list.abi_version,
-            abi::ABI_VERSION
-        )));
+    /// Opens every candidate, and with `all` every other library too, for `ctiproxy plugins`.
+    pub fn inspect(&self, all: bool) -> Inventory {
+        let mut inventory = Inventory::default();
+        let candidates = self.candidates.iter().map(|(file, _)| (file, Standing::Used));
+        let others = self.others.iter().filter(|_| all).map(|file| (file, Standing::NotSearched));
+        for (file, standing) in candidates.chain(others) {
+            match self.open(file) {
+                Ok(vtables) => inventory.plugins.extend(
+                    vtables
+                        .into_iter()
+                        .map(|vtable| (Found { vtable, file: file.clone() }, standing)),
+                ),
+                Err(error) => inventory.failures.push(Failure { file: file.clone(), error }),
+            }
+        }
+        for (found, standing) in &mut inventory.plugins {
+            if *standing == Standing::Used {
+                // Everything is open already: the lookup only reads, and reports nothing twice.
+                let winner = self.lookup(&found.vtable.name, |_, _| {}).map(|w| w.file);
+                if winner.as_deref() != Some(found.file.as_path()) {
+                    *standing = Standing::Shadowed;
+                }
+            }
+        }
+        if !all {
+            inventory.unopened = self.others.clone();
+        }
+        inventory
     }
-    if (list.struct_size as usize) < std::mem::size_of::<PluginList>() {
-        return Err(LoadError::List(format!(
-            "plugin list is {} bytes, too short",
-            list.struct_size
-        )));
+
+    /// Opens `file` once: later calls get the first outcome.
+    fn open(&self, file: &Path) -> Result<Vec<Vtable>, LoadError> {
+        let key = canonical(file);
+        if let Some(outcome) = self.lock().libraries.get(&key) {
+            return outcome.clone();
+        }
+        self.warn_if_writable("library", file);
+        let outcome = load_file(file);
+        self.lock().libraries.insert(key, outcome.clone());
+        outcome
     }
-    if list.count == 0 || list.plugins.is_null() {
-        return Err(LoadError::List("the library exports no plugins".into()));
+
+    fn warn_if_writable(&self, what: &str, path: &Path) {
+        if let Some(how) = permissions::writable_by_others(path) {
+            self.warn_once(format!(
+                "Plugin {what} {} is {how}: other users could make ctiproxy run their code (chmod go-w).",
+                path.display()
+            ));
+        }
     }
-    Ok(())
+
+    fn warn_once(&self, message: String) {
+        if self.lock().warned.insert(message.clone()) {
+            tracing::warn!("{message}");
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Opened> {
+        // The state is a cache that is never left half-updated, so a poisoned lock is still sound.
+        self.opened.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }

@@ -12,7 +12,7 @@ use ctiproxy::app::{self, AppError};
 use ctiproxy::config::Config;
 use ctiproxy::demo;
 use ctiproxy::host::ProxyHost;
-use ctiproxy::loader::{self, LoadError, Registry};
+use ctiproxy::loader::{self, LoadError, Registry, Standing};
 use ctiproxy::pipeline::Pipeline;
 use ctiproxy::replay;
 
@@ -59,13 +59,14 @@ enum Command {
     },
     /// List the plugins found: name, version, description and file.
     #[command(
-        after_help = "Search order: $CTIPROXY_PLUGIN_PATH, [plugins] path, the executable's directory."
+        after_help = "Search order: $CTIPROXY_PLUGIN_PATH, [plugins] path, the executable's directory; only libctiproxy_*.so files are searched (see the README)."
     )]
     Plugins {
         /// Also search the [plugins] path of this configuration.
         #[arg(short, long, value_name = "FILE")]
         config: Option<PathBuf>,
-        /// Also list every library that is not a ctiproxy plugin.
+        /// Also list every library that is not a ctiproxy plugin, and open and list the libraries
+        /// a run never searches (not named libctiproxy_*).
         #[arg(long)]
         all: bool,
     },
@@ -196,13 +197,18 @@ fn plugins(config: Option<PathBuf>, all: bool) -> anyhow::Result<ExitCode> {
         None => Vec::new(),
     };
     let registry = Registry::scan(loader::search_path(&extra));
-    let mut seen = std::collections::HashSet::new();
-    for found in &registry.found {
+    let inventory = registry.inspect(all);
+    for (found, standing) in &inventory.plugins {
         let v = &found.vtable;
-        let shadowed =
-            if seen.insert(v.name.clone()) { "" } else { " (shadowed by an earlier one)" };
+        let note = match standing {
+            Standing::Used => "",
+            Standing::Shadowed => " (shadowed by an earlier one)",
+            Standing::NotSearched => {
+                " (never searched: not named libctiproxy_*; use library = \"...\")"
+            }
+        };
         println!(
-            "{:<16} {:<8} {}\n{:<16} {:<8} {}{shadowed}",
+            "{:<16} {:<8} {}\n{:<16} {:<8} {}{note}",
             v.name,
             v.version,
             v.description,
@@ -211,7 +217,7 @@ fn plugins(config: Option<PathBuf>, all: bool) -> anyhow::Result<ExitCode> {
             found.file.display()
         );
     }
-    for failure in &registry.failures {
+    for failure in &inventory.failures {
         if all || !matches!(failure.error, LoadError::NoEntry) {
             println!(
                 "{:<16} {:<8} NOT LOADED: {}\n{:<16} {:<8} {}",
@@ -224,8 +230,14 @@ fn plugins(config: Option<PathBuf>, all: bool) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    if registry.found.is_empty() {
-        let dirs: Vec<String> = registry.dirs.iter().map(|d| d.display().to_string()).collect();
+    if !inventory.unopened.is_empty() {
+        eprintln!(
+            "{} other libraries in the search path are never searched for plugins (not named libctiproxy_*): --all inspects them.",
+            inventory.unopened.len()
+        );
+    }
+    if !inventory.plugins.iter().any(|(_, s)| *s != Standing::NotSearched) {
+        let dirs: Vec<String> = registry.dirs().iter().map(|d| d.display().to_string()).collect();
         eprintln!("No plugins found in: {}", dirs.join(", "));
         return Ok(ExitCode::FAILURE);
     }

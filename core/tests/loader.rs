@@ -175,7 +175,7 @@ fn plugins_path_in_the_config_is_searched_before_the_executable_directory() {
     let plugins = dir.path().join("my-plugins");
     std::fs::create_dir(&plugins).unwrap();
     let copy = plugins.join(format!(
-        "{}mine{}",
+        "{}ctiproxy_mine{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
     ));

@@ -21,22 +21,37 @@ pub fn target_dir() -> PathBuf {
     exe.parent().expect("binary has a directory").to_path_buf()
 }
 
+/// The library-name prefix of the deliberately broken test plugins (`test-plugins/*`), chosen
+/// outside the loader's `libctiproxy_*` convention so that a run never opens them.
+pub const TEST_PLUGIN_PREFIX: &str = "test_plugin_";
+
 /// A directory holding links to the plugin libraries cargo just built for this test run
-/// (`target/debug/deps` is fresher than `target/debug` when only `cargo test` ran).
+/// (`target/debug/deps` is fresher than `target/debug` when only `cargo test` ran). The test
+/// plugins are linked under the convention's names, `libtest_plugin_X.so` as
+/// `libctiproxy_test_X.so`, so that tests reach them by plugin name.
 pub fn plugin_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
         let target = target_dir();
+        let lib = std::env::consts::DLL_PREFIX;
+        let test_prefix = format!("{lib}{TEST_PLUGIN_PREFIX}");
         for source in [target.join("deps"), target.clone()] {
             let Ok(entries) = std::fs::read_dir(&source) else { continue };
             for entry in entries.flatten() {
-                let name = entry.file_name();
-                let name_text = name.to_string_lossy();
-                let is_plugin = name_text.starts_with("libctiproxy_")
-                    && name_text.ends_with(std::env::consts::DLL_SUFFIX);
-                let link = dir.path().join(&name);
-                if is_plugin && !link.exists() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !name.ends_with(std::env::consts::DLL_SUFFIX) {
+                    continue;
+                }
+                let link_name = match name.strip_prefix(&test_prefix) {
+                    Some(rest) => format!("{lib}ctiproxy_test_{rest}"),
+                    // `libctiproxy_test_*` files are builds from before the test plugins' rename.
+                    None if name.starts_with(&format!("{lib}ctiproxy_test_")) => continue,
+                    None if name.starts_with(&format!("{lib}ctiproxy_")) => name,
+                    None => continue,
+                };
+                let link = dir.path().join(link_name);
+                if !link.exists() {
                     std::os::unix::fs::symlink(entry.path(), &link).expect("symlink plugin");
                 }
             }
@@ -44,6 +59,15 @@ pub fn plugin_dir() -> &'static Path {
         dir
     })
     .path()
+}
+
+/// A test plugin library as cargo built it, e.g. `built_test_plugin("nosymbol")`.
+pub fn built_test_plugin(stem: &str) -> PathBuf {
+    target_dir().join("deps").join(format!(
+        "{}{TEST_PLUGIN_PREFIX}{stem}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
 }
 
 /// The path of one plugin library in [`plugin_dir`], e.g. `lib_path("test_defective")`.
