@@ -6,8 +6,10 @@
 //! provokes; when the queue is full, the read is forwarded first and (in `block` mode) the next
 //! read waits for room, racing any stop. When one peer shuts its write half, the other direction
 //! keeps flowing until it ends too. An I/O error ends both directions, and a reset is passed on
-//! as a reset. On a stop, each socket gets a FIN and its pending input is drained briefly, so
-//! closing never resets a peer that still had our last lines to read.
+//! as a reset. A stop lets a write in progress finish (its lines may be in the pipeline already:
+//! a capture never holds a line the peer did not get, unless the peer was not reading, which
+//! the end reason then says); each socket then gets a FIN and its pending input is drained
+//! briefly, so closing never resets a peer that still had our last lines to read.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -29,6 +31,9 @@ use crate::pipeline::PipelineHandle;
 
 /// Why a direction stops when the proxy shuts down.
 const SHUTTING_DOWN: &str = "proxy shutting down";
+
+/// How long a stop lets a write in progress finish: its lines may be in the pipeline already.
+const WRITE_GRACE: Duration = Duration::from_secs(1);
 
 /// How long a stopped direction keeps reading (and discarding) its peer's input, so the socket
 /// closes with a FIN instead of a reset that would destroy what the peer had not read yet.
@@ -232,6 +237,16 @@ struct Pump {
     shared: Arc<Shared>,
 }
 
+/// How forwarding one read went.
+enum Written {
+    /// Written; and the stop that came meanwhile, if one did.
+    Done(Option<&'static str>),
+    /// Not (fully) written by the end of the grace a stop gives.
+    Abandoned(&'static str),
+    /// The receiver's socket failed.
+    Failed(std::io::Error),
+}
+
 enum Step {
     Data(Bytes),
     Eof,
@@ -269,20 +284,23 @@ impl Pump {
                         framer.push(&chunk, |f| frames.push(f));
                     }
                     let waiting = self.queue_now(&mut frames, ts, &mut traffic);
-                    // A peer that stops reading must not pin the session past a stop.
-                    let written = tokio::select! {
-                        written = to.write_all(&chunk) => written,
-                        why = self.stopped() => {
-                            self.note_end(why.to_owned());
+                    let stop = match self.write(&mut to, &chunk, receiver).await {
+                        Written::Failed(e) => {
+                            self.fail(format!("cannot write to the {receiver}: {e}"));
                             break;
                         }
+                        Written::Abandoned(why) => {
+                            self.stop(&mut from, &mut to, why).await;
+                            break;
+                        }
+                        Written::Done(stop) => stop,
                     };
-                    if let Err(e) = written {
-                        self.fail(format!("cannot write to the {receiver}: {e}"));
-                        break;
-                    }
                     traffic.bytes += chunk.len() as u64;
                     traffic.reads += 1;
+                    if let Some(why) = stop {
+                        self.stop(&mut from, &mut to, why).await;
+                        break;
+                    }
                     if let Some(event) = waiting {
                         if !self.wait_for_room(event, &mut traffic).await {
                             break;
@@ -301,11 +319,7 @@ impl Pump {
                     break;
                 }
                 Step::Stopped(why) => {
-                    self.note_end(why.to_owned());
-                    let _ = to.shutdown().await;
-                    if why == SHUTTING_DOWN {
-                        drain(&mut from).await;
-                    }
+                    self.stop(&mut from, &mut to, why).await;
                     break;
                 }
             }
@@ -321,6 +335,40 @@ impl Pump {
             self.wait_for_room(event, &mut traffic).await;
         }
         traffic
+    }
+
+    /// Writes a chunk the pipeline may already have: a stop during the write gives the peer
+    /// [`WRITE_GRACE`] to take it, so the capture never holds a line the peer did not get; only
+    /// a peer that is not reading has it abandoned, and the end reason says so.
+    async fn write(&mut self, to: &mut OwnedWriteHalf, chunk: &[u8], receiver: &str) -> Written {
+        let write = to.write_all(chunk);
+        tokio::pin!(write);
+        let why = tokio::select! {
+            written = &mut write => return match written {
+                Ok(()) => Written::Done(None),
+                Err(e) => Written::Failed(e),
+            },
+            why = self.stopped() => why,
+        };
+        match tokio::time::timeout(WRITE_GRACE, &mut write).await {
+            Ok(Ok(())) => Written::Done(Some(why)),
+            Ok(Err(e)) => Written::Failed(e),
+            Err(_) => {
+                let bytes = chunk.len();
+                self.note_end(format!("{why}; the {receiver} was not reading: {bytes} bytes of the last read not delivered"));
+                Written::Abandoned(why)
+            }
+        }
+    }
+
+    /// Ends this direction on a stop: a FIN to the receiver, and on a shutdown the sender's
+    /// pending input drained, so its socket closes without a reset.
+    async fn stop(&mut self, from: &mut OwnedReadHalf, to: &mut OwnedWriteHalf, why: &'static str) {
+        self.note_end(why.to_owned());
+        let _ = to.shutdown().await;
+        if why == SHUTTING_DOWN {
+            drain(from).await;
+        }
     }
 
     fn fail(&self, reason: String) {

@@ -296,3 +296,52 @@ fn an_idle_session_is_closed_after_idle_timeout() {
     let done = running.finish();
     assert!(done.stderr.contains("idle for 500ms"), "{}", done.stderr);
 }
+
+#[test]
+fn a_shutdown_under_load_never_captures_a_line_the_server_did_not_get() {
+    // A server that reads slowly, so writes to it are pending when the stop comes.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = listener.local_addr().unwrap();
+    let received = Arc::new(AtomicUsize::new(0));
+    let counted = received.clone();
+    let reader = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n) = stream.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            counted.fetch_add(buf[..n].iter().filter(|b| **b == b'\n').count(), Ordering::Relaxed);
+            thread::sleep(Duration::from_millis(2));
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("c.jsonl");
+    let save = format!(
+        "[[pipeline]]\nplugin = \"save\"\nformat = \"jsonl\"\nfile = \"{}\"\n",
+        capture.display()
+    );
+    let (_dir, running) = start(server, "", &save, false);
+    let mut client = TcpStream::connect(running.addr()).unwrap();
+    let line = format!("{{\"class\":\"x\",\"pad\":\"{}\"}}\n", "y".repeat(200));
+    let writer = thread::spawn(move || {
+        for _ in 0..100_000 {
+            if client.write_all(line.as_bytes()).is_err() {
+                return;
+            }
+        }
+    });
+    thread::sleep(Duration::from_millis(500));
+    running.signal("TERM");
+    let done = running.finish();
+    let _ = writer.join();
+    reader.join().unwrap(); // to the end of the stream: what was in flight counts
+    assert!(done.status.success(), "{}", done.stderr);
+    let captured = std::fs::read_to_string(&capture).unwrap();
+    // A tail cut by the stop is captured flagged `no_newline`: its bytes went, its `\n` never came.
+    let whole = |l: &&str| l.contains("\"dir\":\"client\"") && !l.contains("\"no_newline\":true");
+    let captured = captured.lines().filter(whole).count();
+    let delivered = received.load(Ordering::Relaxed);
+    assert!(captured > 0);
+    assert!(captured <= delivered, "captured {captured} lines, the server got {delivered}");
+}
