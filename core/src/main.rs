@@ -279,6 +279,9 @@ fn run_demo(pretty: bool) -> anyhow::Result<ExitCode> {
             "MISMATCH between sent and received bytes"
         }
     );
-    println!("Next: `ctiproxy plugins`, `ctiproxy check -c config.example.toml`, `ctispy HOST`.");
+    if installed("mi") {
+        println!("The \"mi dry-run\" lines are what the example rules of config.example.toml would send to OpenSIPS (README: \"Automating OpenSIPS from CTI events\").");
+    }
+    println!("Next: `ctiproxy plugins`, `ctiproxy check -c config.example.toml`, `ctiproxy replay -c FILE CAPTURE`, `ctispy HOST`.");
     Ok(if exact { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
