@@ -97,9 +97,17 @@ pub fn run(
     let ctx = SessionContext::new(&config.proxy, server, handle);
     let summary =
         runtime.block_on(proxy::run(listener, ctx, config.proxy.keep_serving, shutdown_signal()));
+    // A run that ended with its session analyses everything it forwarded, however long that
+    // takes, until a signal; a stopped one waits only `shutdown_timeout_secs`.
     let deadline = config::seconds_setting(config.proxy.shutdown_timeout_secs)
         .unwrap_or(std::time::Duration::MAX);
-    let report = running.join_within(deadline).map_err(AppError::Stalled)?;
+    let report = if summary.stopped {
+        running.join_within(deadline)
+    } else {
+        let signal = runtime.spawn(shutdown_signal());
+        running.join_unless(|| signal.is_finished(), deadline)
+    };
+    let report = report.map_err(AppError::Stalled)?;
     log_report(&report);
     Ok(RunOutcome { summary, report })
 }

@@ -426,6 +426,22 @@ impl Running {
         report
     }
 
+    /// Waits for the pipeline to drain, for as long as it takes, unless `stopped()` becomes true
+    /// (a signal): from then on it waits at most `deadline`, as [`Running::join_within`].
+    pub fn join_unless(
+        self,
+        stopped: impl Fn() -> bool,
+        deadline: Duration,
+    ) -> Result<Report, Stalled> {
+        while !self.thread.is_finished() {
+            if stopped() {
+                return self.join_within(deadline);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(self.join())
+    }
+
     /// Like [`Running::join`], but gives up after `deadline`: a plugin stuck (its output not
     /// read) must not hang the exit. What was not analysed is then reported as [`Stalled`]; the
     /// thread is left behind, for the process to end.

@@ -22,6 +22,8 @@ static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 pub struct Summary {
     /// Every session, in the order they ended.
     pub sessions: Vec<SessionResult>,
+    /// The run was stopped (a signal), rather than ending with its one session.
+    pub stopped: bool,
 }
 
 impl Summary {
@@ -80,13 +82,17 @@ pub async fn run(
         }
     }
     drop(listener);
+    summary.stopped = *stop_tx.borrow();
     loop {
         tokio::select! {
             done = sessions.join_next() => match done {
                 Some(done) => summary.sessions.extend(done.ok()),
                 None => break,
             },
-            () = &mut shutdown, if !*stop_tx.borrow() => { let _ = stop_tx.send(true); }
+            () = &mut shutdown, if !*stop_tx.borrow() => {
+                let _ = stop_tx.send(true);
+                summary.stopped = true;
+            }
         }
     }
     summary

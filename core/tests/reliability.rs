@@ -345,3 +345,25 @@ fn a_shutdown_under_load_never_captures_a_line_the_server_did_not_get() {
     assert!(captured > 0);
     assert!(captured <= delivered, "captured {captured} lines, the server got {delivered}");
 }
+
+#[test]
+fn a_run_that_ends_with_its_session_analyses_everything_whatever_the_deadline() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = listener.local_addr().unwrap();
+    let pipeline = "[[pipeline]]\nplugin = \"stall\"\nmillis = 20\n\n[[pipeline]]\nplugin = \"stats\"\nformat = \"json\"\nshow = \"msg\"\n";
+    let (_dir, running) = start(server, "shutdown_timeout_secs = 0.2", pipeline, false);
+    let mut client = TcpStream::connect(running.addr()).unwrap();
+    let (mut upstream, _) = listener.accept().unwrap();
+    for n in 0..60 {
+        client.write_all(format!("{{\"class\":\"c{}\"}}\n", n % 3).as_bytes()).unwrap();
+    }
+    drop(client);
+    let mut forwarded = Vec::new();
+    upstream.read_to_end(&mut forwarded).unwrap();
+    drop(upstream); // the session ends: 60 × 20 ms of analysis is still queued
+    let done = running.finish();
+    assert!(done.status.success(), "{}", done.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(done.stdout.lines().last().expect("a report")).unwrap();
+    assert_eq!(report["messages"]["client"], 60, "every message analysed: {report}");
+}

@@ -25,8 +25,10 @@ pub struct Feed {
 impl Feed {
     /// A feed into `handle`; `max_gap` paces it in real time with gaps capped at that.
     pub fn new(handle: PipelineHandle, max_gap: Option<Duration>) -> std::io::Result<Feed> {
-        // Also drives the signal listener, which is polled whenever an event is handed over.
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        // One worker: the signal listener runs on it even while nothing is handed over (while
+        // the pipeline drains at the end, a Ctrl-C must still be heard).
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
         let stop = Arc::new(AtomicBool::new(false));
         let wake = Arc::new(Notify::new());
         let (stop_flag, wake_feed) = (stop.clone(), wake.clone());
@@ -66,9 +68,24 @@ impl Feed {
         });
     }
 
-    /// Stops feeding: once the handle is gone the pipeline drains and shuts down.
-    pub fn close(self) {
+    /// Stops feeding: once the handle is gone the pipeline drains and shuts down. The signal
+    /// listener stays, for the drain: [`Interrupt::heard`].
+    pub fn close(self) -> Interrupt {
         drop(self.handle);
+        Interrupt { _runtime: self.runtime, stop: self.stop }
+    }
+}
+
+/// The signal listener of a closed feed.
+pub struct Interrupt {
+    _runtime: Runtime,
+    stop: Arc<AtomicBool>,
+}
+
+impl Interrupt {
+    /// Whether Ctrl-C, SIGTERM, SIGHUP or SIGQUIT came, before or since the feed closed.
+    pub fn heard(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
     }
 }
 

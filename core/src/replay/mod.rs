@@ -80,17 +80,12 @@ pub fn run(
         if result.is_ok() && !replay.feed.stopped() { CAPTURE_ENDED } else { REPLAY_STOPPED };
     replay.close_sessions(reason);
     replay.bar.finish_and_clear();
-    let stopped = replay.feed.stopped();
-    replay.feed.close();
-    // A finished replay waits for all of its analysis; one stopped by a signal only as long as
-    // `shutdown_timeout_secs`, like `run`.
-    let report = if stopped {
-        let deadline = crate::config::seconds_setting(config.proxy.shutdown_timeout_secs)
-            .unwrap_or(Duration::MAX);
-        running.join_within(deadline)?
-    } else {
-        running.join()
-    };
+    let interrupt = replay.feed.close();
+    // A finished replay waits for all of its analysis, until a signal; then, like `run`, only
+    // `shutdown_timeout_secs`.
+    let deadline =
+        crate::config::seconds_setting(config.proxy.shutdown_timeout_secs).unwrap_or(Duration::MAX);
+    let report = running.join_unless(|| interrupt.heard(), deadline)?;
     crate::app::log_report(&report);
     result.map(|()| report)
 }
