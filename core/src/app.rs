@@ -1,8 +1,13 @@
-//! Assembles and runs a whole proxy from a [`Config`]: find plugins, build and validate the
-//! pipeline, bind, serve until done or interrupted, drain the pipeline, report.
+//! Assembles and runs a whole proxy from a [`Config`]: find plugins, validate the pipeline,
+//! bind, build the pipeline, serve until done or interrupted, drain the pipeline, report.
 //!
-//! Every front end (`ctiproxy run`, `check`, `demo`, and the classic `ctispy`, `ctisave`,
-//! `ctistat`) goes through here, so they all validate and behave the same way.
+//! Every front end (`ctiproxy run`, `check`, `replay`, `demo`, and the classic `ctispy`,
+//! `ctisave`, `ctistat`) goes through here, so they all validate and behave the same way.
+//!
+//! Plugins create their side effects (a save plugin truncating its capture) when they are built,
+//! so the real pipeline is built last: after a check-only build of the whole configuration (every
+//! plugin validates its settings and creates nothing) and after the listener is bound. A
+//! configuration error anywhere, a bad server or a busy address leaves every file as it was.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,9 +52,22 @@ pub fn registry(config: &Config) -> Registry {
     Registry::scan(loader::search_path(&config.plugins.path))
 }
 
-/// Builds the pipeline exactly as `run` would, without listening (what `check` does).
-pub fn build(config: &Config, host: Arc<ProxyHost>) -> Result<Pipeline, AppError> {
-    Pipeline::build(config, &registry(config), host).map_err(AppError::Config)
+/// Builds the pipeline with a check-only host: every plugin validates its real settings but
+/// creates nothing (what `check` does, and what every command does before building for real).
+pub fn check(config: &Config, registry: &Registry) -> Result<Pipeline, AppError> {
+    let host = ProxyHost::with_sink(Box::new(std::io::sink()), false).check_only();
+    Pipeline::build(config, registry, Arc::new(host)).map_err(AppError::Config)
+}
+
+/// Builds the pipeline for real, once [`check`] found nothing wrong with any entry: a later
+/// entry's error must not come after an earlier one truncated its file.
+pub fn build(
+    config: &Config,
+    registry: &Registry,
+    host: Arc<ProxyHost>,
+) -> Result<Pipeline, AppError> {
+    drop(check(config, registry)?);
+    Pipeline::build(config, registry, host).map_err(AppError::Config)
 }
 
 /// What a finished run did.
@@ -67,7 +85,7 @@ pub async fn bind(config: &Config) -> Result<TcpListener, AppError> {
         AppError::Config(vec![ConfigError {
             location: None,
             key: "proxy.listen".into(),
-            message: "not an ip:port".into(),
+            message: format!("{:?} is not an ip:port address", config.proxy.listen),
         }])
     })?;
     TcpListener::bind(addr)
@@ -75,10 +93,12 @@ pub async fn bind(config: &Config) -> Result<TcpListener, AppError> {
         .map_err(|reason| AppError::Bind { addr: config.proxy.listen.clone(), reason })
 }
 
-/// Runs the proxy: bind, serve, drain, report. `on_ready` gets the bound address.
+/// Runs the proxy: check, bind, build the pipeline with `host`, serve, drain, report.
+/// `on_ready` gets the bound address once the pipeline is built.
 pub fn run(
     config: &Config,
-    pipeline: Pipeline,
+    registry: &Registry,
+    host: Arc<ProxyHost>,
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<RunOutcome, AppError> {
     let server = config::server_address(config.proxy.server.as_deref().ok_or(AppError::NoServer)?)
@@ -89,9 +109,12 @@ pub fn run(
                 message: m,
             }])
         })?;
+    drop(check(config, registry)?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    // Bind before the pipeline starts, so a bind error leaves no plugin thread unjoined.
+    // Bound before the pipeline is built: a second proxy on a busy address must fail before it
+    // touches the files the first one is writing.
     let listener = runtime.block_on(bind(config))?;
+    let pipeline = Pipeline::build(config, registry, host).map_err(AppError::Config)?;
     on_ready(listener.local_addr()?);
     let (handle, running) = pipeline.spawn(QueueLimits::of(&config.proxy))?;
     let ctx = SessionContext::new(&config.proxy, server, handle);
@@ -112,11 +135,12 @@ pub fn run(
     Ok(RunOutcome { summary, report })
 }
 
-/// Runs a built pipeline as a command does: logs the bound address, and fails when, without
+/// Runs a configuration as a command does: logs the bound address, and fails when, without
 /// `loop`, the one client could not be connected to the server (that client was the whole run;
 /// with `loop` the failure is logged and the next client served).
-pub fn serve(config: &Config, pipeline: Pipeline) -> Result<std::process::ExitCode, AppError> {
-    let outcome = run(config, pipeline, |addr| tracing::info!("Listening on {addr}."))?;
+pub fn serve(config: &Config, host: Arc<ProxyHost>) -> Result<std::process::ExitCode, AppError> {
+    let outcome =
+        run(config, &registry(config), host, |addr| tracing::info!("Listening on {addr}."))?;
     Ok(if outcome.summary.any_failed() && !config.proxy.keep_serving {
         std::process::ExitCode::FAILURE
     } else {

@@ -220,11 +220,11 @@ pub fn run<C: ClassicCommand>(command: &C) -> ExitCode {
 
 fn serve<C: ClassicCommand>(command: &C) -> Result<ExitCode, ClassicError> {
     let config = config(command)?;
-    let pipeline = app::build(&config, Arc::new(ProxyHost::stdout())).map_err(|e| match e {
+    let served = app::serve(&config, Arc::new(ProxyHost::stdout())).map_err(|e| match e {
         AppError::Config(errors) => AppError::Config(errors.into_iter().map(unlocated).collect()),
         other => other,
     })?;
-    Ok(app::serve(&config, pipeline)?)
+    Ok(served)
 }
 
 #[cfg(test)]

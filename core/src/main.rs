@@ -141,13 +141,12 @@ fn dispatch(command: Command, verbose: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn run(config: &Config) -> anyhow::Result<ExitCode> {
-    let pipeline = app::build(config, Arc::new(ProxyHost::stdout()))?;
-    Ok(app::serve(config, pipeline)?)
+    Ok(app::serve(config, Arc::new(ProxyHost::stdout()))?)
 }
 
 fn check(path: &Path) -> anyhow::Result<ExitCode> {
     let Some(config) = load_config(path) else { return Ok(ExitCode::FAILURE) };
-    let Some(pipeline) = build_pipeline(&config, ProxyHost::stdout().check_only())? else {
+    let Some(pipeline) = reported(app::check(&config, &app::registry(&config)))? else {
         return Ok(ExitCode::FAILURE);
     };
     println!("{}: OK, pipeline: {}", path.display(), pipeline.labels().join(" > "));
@@ -159,10 +158,10 @@ fn load_config(path: &Path) -> Option<Config> {
     Config::load(path).map_err(|e| eprintln!("{e}")).ok()
 }
 
-/// Builds a configuration's pipeline as `run` does; an invalid one is reported on stderr, one
-/// problem per line (`None`).
-fn build_pipeline(config: &Config, host: ProxyHost) -> anyhow::Result<Option<Pipeline>> {
-    match app::build(config, Arc::new(host)) {
+/// A built pipeline, or its configuration errors reported on stderr, one problem per line
+/// (`None`).
+fn reported(built: Result<Pipeline, AppError>) -> anyhow::Result<Option<Pipeline>> {
+    match built {
         Ok(pipeline) => Ok(Some(pipeline)),
         Err(AppError::Config(errors)) => {
             errors.iter().for_each(|e| eprintln!("{e}"));
@@ -177,7 +176,8 @@ fn build_pipeline(config: &Config, host: ProxyHost) -> anyhow::Result<Option<Pip
 fn replay(path: &Path, captures: &[PathBuf], options: replay::Options) -> anyhow::Result<ExitCode> {
     let Some(config) = load_config(path) else { return Ok(ExitCode::FAILURE) };
     let plan = replay::plan(captures)?;
-    let Some(pipeline) = build_pipeline(&config, ProxyHost::stdout())? else {
+    let host = Arc::new(ProxyHost::stdout());
+    let Some(pipeline) = reported(app::build(&config, &app::registry(&config), host))? else {
         return Ok(ExitCode::FAILURE);
     };
     tracing::info!("Replaying through the pipeline: {}.", pipeline.labels().join(" > "));
@@ -251,11 +251,9 @@ fn run_demo(pretty: bool) -> anyhow::Result<ExitCode> {
     let registry = app::registry(&Config::default());
     let installed = |name: &str| registry.get(name).is_some();
     let config = Config::parse("<demo>", &demo::config_text(server_addr, installed, pretty))?;
-    let pipeline = Pipeline::build(&config, &registry, Arc::new(ProxyHost::stdout()))
-        .map_err(AppError::Config)?;
-    let labels = pipeline.labels().join(" > ");
+    let labels = app::check(&config, &registry)?.labels().join(" > ");
     let mut client = None;
-    app::run(&config, pipeline, |addr| {
+    app::run(&config, &registry, Arc::new(ProxyHost::stdout()), |addr| {
         println!(
             "ctiproxy demo: a recorded CTI session ({} messages, login to logout)",
             steps.len()

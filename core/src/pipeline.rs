@@ -358,9 +358,9 @@ fn build_stage(
         }
         None => None,
     };
-    let found = registry
-        .resolve(&plugin, file.as_deref())
-        .map_err(|m| config.pipeline_error(index, "plugin", m))?;
+    let found = registry.resolve(&plugin, file.as_deref()).map_err(|m| {
+        config.pipeline_error(index, if file.is_some() { "library" } else { "plugin" }, m)
+    })?;
     let json = serde_json::to_string(&table).unwrap_or_else(|_| "{}".into());
     let label = label_for(config, index, &plugin);
     let services: Arc<dyn HostServices> = host.clone();

@@ -48,9 +48,31 @@ fn a_library_without_the_entry_symbol_is_not_a_plugin() {
 
 #[test]
 fn an_explicit_library_path_is_checked_the_same_way() {
-    let entry =
-        format!("plugin = \"x\"\nlibrary = {:?}", lib_path("test_nosymbol").display().to_string());
-    assert_fails_naming(&entry, None, "test_nosymbol", "not a ctiproxy plugin");
+    let file = lib_path("test_nosymbol").display().to_string();
+    let (code, stderr) = check(&format!("plugin = \"x\"\nlibrary = {file:?}"), None);
+    assert_eq!(code, Some(1), "{stderr}");
+    let expected =
+        format!("config.toml:6:1: pipeline[0] (x).library: {file}: not a ctiproxy plugin");
+    assert!(stderr.contains(&expected), "{stderr}");
+}
+
+#[test]
+fn a_fifo_given_as_library_is_refused_without_being_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("libfifo.so");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let file = fifo.display().to_string();
+    // Run to its end or killed: opening the FIFO would wait for a writer forever.
+    let mut cmd = ctiproxy();
+    let config =
+        write_config(dir.path(), &format!("[[pipeline]]\nplugin = \"spy\"\nlibrary = {file:?}\n"));
+    cmd.arg("check").arg("-c").arg(&config);
+    let finished = support::Running::spawn(cmd).finish();
+    assert_eq!(finished.status.code(), Some(1), "{}", finished.stderr);
+    let expected = format!(
+        "config.toml:3:1: pipeline[0] (spy).library: {file}: not a regular file: it is a FIFO (named pipe)"
+    );
+    assert!(finished.stderr.contains(&expected), "{}", finished.stderr);
 }
 
 #[test]

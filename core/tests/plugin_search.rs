@@ -144,14 +144,21 @@ fn a_truncated_library_is_refused_naming_the_file_and_the_cut() {
         "{}: unusable library file: truncated: the section header table ends at byte",
         file.display()
     );
-    for entry in ["plugin = \"mine\"".to_owned(), format!("plugin = \"spy\"\nlibrary = {:?}", file)]
-    {
+    // An error about a `library` path points at that key, one about a plugin found by name at
+    // `plugin`.
+    for (entry, at) in [
+        ("plugin = \"mine\"".to_owned(), "config.toml:7:1: pipeline[0] (mine).plugin"),
+        (
+            format!("plugin = \"spy\"\nlibrary = {:?}", file),
+            "config.toml:8:1: pipeline[0] (spy).library",
+        ),
+    ] {
         let config = spy_config(dir.path(), &format!("[[pipeline]]\n{entry}"));
         let out =
             run(ctiproxy_searching(&[dir.path()]), &["check", "-c", config.to_str().unwrap()]);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
-        assert!(stderr.contains("config.toml:7:1: pipeline[0]"), "{stderr}");
+        assert!(stderr.contains(at), "{stderr}");
         assert!(stderr.contains(&expect), "{stderr}");
     }
 }

@@ -49,6 +49,7 @@ pub mod body;
 pub mod error;
 mod export;
 pub mod field_path;
+pub mod file_kind;
 pub mod harness;
 pub mod host;
 pub mod instance;
@@ -62,6 +63,7 @@ pub mod visible;
 pub mod vtable;
 
 pub use error::{ConfigError, CreateError, DescriptorError};
+pub use file_kind::FileKind;
 pub use host::{Host, Level};
 pub use instance::{Instance, Outcome};
 pub use message::{Direction, Message, SessionEnd, SessionStart};

@@ -1,4 +1,5 @@
-//! Opens one plugin library and checks what it exports, in order: the file is a complete ELF
+//! Opens one plugin library and checks what it exports, in order: the path is a regular file
+//! (told from its metadata: opening a FIFO would wait forever), the file is a complete ELF
 //! shared object for this machine (checked before `dlopen`, see [`elf`]), it opens, it has the
 //! entry symbol, its list and descriptors speak this ABI, its layout hash matches, every
 //! required function is present, it was built with `panic = "unwind"`. Libraries are never
@@ -9,13 +10,16 @@
 use std::path::Path;
 
 use ctiproxy_plugin_api::abi::{self, EntryFn, PluginList};
-use ctiproxy_plugin_api::{DescriptorError, Vtable};
+use ctiproxy_plugin_api::{DescriptorError, FileKind, Vtable};
 
 use super::elf::{self, ElfError};
 
 /// Why a library could not be used.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LoadError {
+    /// Refused before opening: a FIFO, a directory or another file that is not a library file.
+    #[error("not a regular file: it is {0}")]
+    NotRegular(FileKind),
     /// Refused before opening: not a complete shared object for this machine.
     #[error("unusable library file: {0}")]
     File(#[from] ElfError),
@@ -60,6 +64,13 @@ fn open(file: &Path) -> Result<libloading::Library, libloading::Error> {
 
 /// Checks one library file, opens it and checks every plugin it exports.
 pub fn load_file(file: &Path) -> Result<Vec<Vtable>, LoadError> {
+    // Told from the metadata, before anything opens it: opening a FIFO waits for a writer forever.
+    if let Ok(metadata) = std::fs::metadata(file) {
+        match FileKind::of(&metadata) {
+            FileKind::Regular => {}
+            kind => return Err(LoadError::NotRegular(kind)),
+        }
+    }
     // Other platforms' loaders read other formats, and report their own errors.
     if cfg!(all(unix, not(target_vendor = "apple"))) {
         elf::check(file)?;

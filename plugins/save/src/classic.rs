@@ -1,11 +1,10 @@
 //! The classic format of `ctisave`: one file per direction, each JSON message pretty-printed
 //! with sorted keys, so two captures compare line by line with vimdiff.
 
-use std::path::Path;
-
 use ctiproxy_plugin_api::{ConfigError, Direction, Host, Message};
 
 use crate::sink::Sink;
+use crate::target::Target;
 use crate::Store;
 use ctiproxy_plugin_api::body::{self, BodyStyle};
 
@@ -20,15 +19,10 @@ pub struct Classic {
 
 impl Classic {
     /// Opens both files; errors name `client_file` or `server_file`.
-    pub fn open(
-        client: &Path,
-        server: &Path,
-        append: bool,
-        host: &Host,
-    ) -> Result<Self, ConfigError> {
+    pub fn open(client: &Target, server: &Target, host: &Host) -> Result<Self, ConfigError> {
         Ok(Classic {
-            client: Sink::open("client_file", client, append, host.clone())?,
-            server: Sink::open("server_file", server, append, host.clone())?,
+            client: Sink::open(client, host.clone())?,
+            server: Sink::open(server, host.clone())?,
         })
     }
 }

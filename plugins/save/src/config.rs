@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use ctiproxy_plugin_api::ConfigError;
 use serde::Deserialize;
 
+use crate::target::Target;
+
 /// `[[pipeline]] plugin = "save"` and its keys.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,44 +36,55 @@ pub enum Format {
     Jsonl,
 }
 
-/// The files to open: each with the key that named it, for errors.
+/// The files to open, checked.
 #[derive(Debug)]
 pub enum Targets {
     /// `client_file` and `server_file`.
     Classic {
         /// Where client → server messages go.
-        client: PathBuf,
+        client: Target,
         /// Where server → client messages go.
-        server: PathBuf,
+        server: Target,
     },
     /// `file`.
-    Jsonl(PathBuf),
+    Jsonl(Target),
 }
 
 impl Config {
-    /// Checks that the keys fit the format.
+    /// Checks that the keys fit the format and name usable, distinct files (nothing is opened).
     pub fn targets(&self) -> Result<Targets, ConfigError> {
         match self.format {
             Format::Classic => {
                 unexpected(&self.file, "file", "jsonl")?;
-                let client = required(&self.client_file, "client_file", "classic")?;
-                let server = required(&self.server_file, "server_file", "classic")?;
-                if client == server {
-                    return Err(ConfigError::at("server_file", "same file as client_file"));
+                let client = self.required(&self.client_file, "client_file", "classic")?;
+                let server = self.required(&self.server_file, "server_file", "classic")?;
+                if client.identity == server.identity && !client.device {
+                    return Err(ConfigError::at(
+                        "server_file",
+                        format!("{}: same file as client_file", server.path.display()),
+                    ));
                 }
                 Ok(Targets::Classic { client, server })
             }
             Format::Jsonl => {
                 unexpected(&self.client_file, "client_file", "classic")?;
                 unexpected(&self.server_file, "server_file", "classic")?;
-                Ok(Targets::Jsonl(required(&self.file, "file", "jsonl")?))
+                Ok(Targets::Jsonl(self.required(&self.file, "file", "jsonl")?))
             }
         }
     }
-}
 
-fn required(path: &Option<PathBuf>, key: &str, format: &str) -> Result<PathBuf, ConfigError> {
-    path.clone().ok_or_else(|| ConfigError::at(key, format!("required with format = \"{format}\"")))
+    fn required(
+        &self,
+        path: &Option<PathBuf>,
+        key: &'static str,
+        format: &str,
+    ) -> Result<Target, ConfigError> {
+        let path = path
+            .as_deref()
+            .ok_or_else(|| ConfigError::at(key, format!("required with format = \"{format}\"")))?;
+        Target::resolve(key, path, self.append)
+    }
 }
 
 fn unexpected(path: &Option<PathBuf>, key: &str, format: &str) -> Result<(), ConfigError> {

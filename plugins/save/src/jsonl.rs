@@ -3,7 +3,6 @@
 //! `ctiproxy replay` can feed it through a pipeline again. The format is specified in README.md.
 
 use std::io::Write;
-use std::path::Path;
 
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat};
@@ -11,6 +10,7 @@ use ctiproxy_plugin_api::{ConfigError, Host, Message, SessionEnd, SessionStart};
 use serde::Serialize;
 
 use crate::sink::Sink;
+use crate::target::Target;
 use crate::Store;
 
 /// A JSON-lines capture file.
@@ -20,8 +20,8 @@ pub struct Jsonl {
 
 impl Jsonl {
     /// Opens the capture file; errors name `file`.
-    pub fn open(path: &Path, append: bool, host: &Host) -> Result<Self, ConfigError> {
-        Ok(Jsonl { sink: Sink::open("file", path, append, host.clone())? })
+    pub fn open(target: &Target, host: &Host) -> Result<Self, ConfigError> {
+        Ok(Jsonl { sink: Sink::open(target, host.clone())? })
     }
 
     fn record(&mut self, record: &impl Serialize) {

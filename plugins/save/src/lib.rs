@@ -6,15 +6,19 @@
 //! - `format = "jsonl"`: one `file` holding every event as a JSON object per line, with receive
 //!   timestamps, sessions and the exact bytes, for `ctiproxy replay`.
 //!
-//! Files are opened when the pipeline is built, so a bad path is a configuration error. Writes
-//! are buffered and flushed about every second, at each session end and at shutdown. A write
-//! error is logged once per episode and counted (`write_errors`); it never stops the proxy.
+//! Files are opened when the pipeline is built, so a bad path is a configuration error; a file
+//! is locked before it is truncated, so a capture another process is writing is never
+//! destroyed. Writes are buffered and flushed about every second, at each session end and at
+//! shutdown. A write error is logged once per episode and counted (`write_errors`); it never
+//! stops the proxy.
 //! README.md specifies both formats.
 
+mod claim;
 mod classic;
 mod config;
 mod jsonl;
 mod sink;
+mod target;
 
 use ctiproxy_plugin_api::{
     export_plugin, ConfigError, Host, Message, Plugin, SessionEnd, SessionStart, Verdict,
@@ -47,9 +51,9 @@ impl Plugin for Save {
     fn new(config: Config, host: Host) -> Result<Self, ConfigError> {
         let store: Box<dyn Store> = match config.targets()? {
             Targets::Classic { client, server } => {
-                Box::new(Classic::open(&client, &server, config.append, &host)?)
+                Box::new(Classic::open(&client, &server, &host)?)
             }
-            Targets::Jsonl(path) => Box::new(Jsonl::open(&path, config.append, &host)?),
+            Targets::Jsonl(file) => Box::new(Jsonl::open(&file, &host)?),
         };
         Ok(Save { store })
     }

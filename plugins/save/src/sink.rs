@@ -1,11 +1,13 @@
 //! An output file that never panics and never goes silent: writes are buffered, failures are
 //! reported once per episode and counted, and the proxy keeps forwarding whatever happens.
 
-use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ctiproxy_plugin_api::{ConfigError, Host};
+
+use crate::claim::Claim;
+use crate::target::Target;
 
 /// A buffered output file named by a config key.
 pub struct Sink {
@@ -15,34 +17,28 @@ pub struct Sink {
     host: Host,
     /// Set by a failed write, cleared by the next successful flush: one error log per episode.
     failing: bool,
+    /// Keeps other entries of the pipeline off this file while it is open.
+    _claim: Claim,
 }
 
 impl Sink {
-    /// Opens (creates, truncates unless `append`) the file named by config key `key`.
-    pub fn open(
-        key: &'static str,
-        path: &Path,
-        append: bool,
-        host: Host,
-    ) -> Result<Self, ConfigError> {
-        if host.is_check_only() {
-            check_writable(key, path, append)?;
-            let writer = BufWriter::new(Box::new(io::sink()) as Box<dyn Write + Send>);
-            return Ok(Sink { key, path: path.to_owned(), writer, host, failing: false });
-        }
-        let mut options = OpenOptions::new();
-        options.create(true);
-        if append {
-            options.append(true);
+    /// Opens `target` (see [`Target::open`]); in a check-only build, only checks that it could.
+    pub fn open(target: &Target, host: Host) -> Result<Self, ConfigError> {
+        let claim = Claim::take(target, host.instance_name())?;
+        let out: Box<dyn Write + Send> = if host.is_check_only() {
+            target.probe()?;
+            Box::new(io::sink())
         } else {
-            options.write(true).truncate(true);
-        }
-        let file = options.open(path).map_err(|e| {
-            let verb = if append { "open" } else { "create" };
-            ConfigError::at(key, format!("cannot {verb} {}: {e}", path.display()))
-        })?;
-        let writer = BufWriter::new(Box::new(file) as Box<dyn Write + Send>);
-        Ok(Sink { key, path: path.to_owned(), writer, host, failing: false })
+            Box::new(target.open()?)
+        };
+        Ok(Sink {
+            key: target.key,
+            path: target.path.clone(),
+            writer: BufWriter::new(out),
+            host,
+            failing: false,
+            _claim: claim,
+        })
     }
 
     /// Runs `write` on the buffered file, reporting a failure.
@@ -78,28 +74,5 @@ impl Sink {
                 self.path.display()
             ));
         }
-    }
-}
-
-/// What `ctiproxy check` verifies instead of opening: an existing file can be opened for
-/// appending (never truncated), a new one's directory exists. A check must not destroy a capture.
-fn check_writable(key: &'static str, path: &Path, append: bool) -> Result<(), ConfigError> {
-    let verb = if append { "open" } else { "create" };
-    let fail = |e: String| ConfigError::at(key, format!("cannot {verb} {}: {e}", path.display()));
-    if path.exists() {
-        return OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map(drop)
-            .map_err(|e| fail(e.to_string()));
-    }
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if parent.is_dir() {
-        Ok(())
-    } else {
-        Err(fail(format!("directory {} does not exist", parent.display())))
     }
 }

@@ -89,6 +89,7 @@ fn files_are_truncated_unless_append_is_set() {
     let mut h = classic(&files, "append = true");
     h.client("{}");
     h.shutdown();
+    drop(h);
     assert_eq!(read(&files.client), "before\n{}\n");
     assert_eq!(read(&files.server), "before\n");
 
@@ -173,9 +174,12 @@ fn an_unopenable_file_is_a_config_error_naming_the_key() {
     let bad = dir.path().join("missing-dir").join("client.txt");
     let ok = dir.path().join("server.txt");
     let err = config_error(&format!("client_file = {bad:?}\nserver_file = {ok:?}"));
-    let expected =
-        format!("client_file: cannot create {}: No such file or directory", bad.display());
-    assert!(err.starts_with(&expected), "{err}");
+    let expected = format!(
+        "client_file: cannot create {}: directory {} does not exist",
+        bad.display(),
+        bad.parent().unwrap().display()
+    );
+    assert_eq!(err, expected);
 
     let err = config_error(&format!("format = \"jsonl\"\nappend = true\nfile = {bad:?}"));
     assert!(err.starts_with(&format!("file: cannot open {}:", bad.display())), "{err}");
@@ -202,7 +206,7 @@ fn keys_must_fit_the_format() {
     );
     assert_eq!(
         config_error("client_file = \"/tmp/same\"\nserver_file = \"/tmp/same\""),
-        "server_file: same file as client_file"
+        "server_file: /tmp/same: same file as client_file"
     );
     assert!(config_error(r#"format = "xml""#).starts_with("format: unknown variant `xml`"));
 }
@@ -232,4 +236,64 @@ fn a_check_only_build_still_rejects_a_missing_directory() {
     };
     assert_eq!(err.path, "file");
     assert!(err.message.contains("directory /nonexistent-dir does not exist"), "{err}");
+}
+
+#[test]
+fn a_file_another_entry_writes_is_refused_until_it_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("capture.jsonl");
+    let config = format!("format = \"jsonl\"\nfile = {:?}", path.display().to_string());
+    let mut first = Harness::<Save>::new(&config).unwrap();
+    first.client("{}");
+    first.timer_tick();
+    let written = read(&path);
+    let other_spelling = format!(
+        "format = \"jsonl\"\nfile = {:?}",
+        dir.path().join(".").join("capture.jsonl").display().to_string()
+    );
+    for check_only in [false, true] {
+        let second = if check_only {
+            Harness::<Save>::check_only(&other_spelling)
+        } else {
+            Harness::<Save>::new(&other_spelling)
+        };
+        let Err(CreateError::Config(err)) = second else { panic!("a second writer was accepted") };
+        assert_eq!(err.path, "file");
+        assert!(err.message.ends_with("capture.jsonl is already written by save file"), "{err}");
+        assert_eq!(read(&path), written, "the refused entry touched the file");
+    }
+    drop(first);
+    assert!(Harness::<Save>::new(&config).is_ok(), "a closed file is free again");
+}
+
+#[test]
+fn empty_paths_fifos_and_directories_are_refused_before_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let cases = [
+        ("file = \"\"".to_owned(), "file: must not be empty: give a file path".to_owned()),
+        (
+            format!("file = {:?}", fifo.display().to_string()),
+            format!(
+                "file: cannot create {}: it is a FIFO (named pipe), not a regular file",
+                fifo.display()
+            ),
+        ),
+        (
+            format!("file = {:?}", dir.path().display().to_string()),
+            format!(
+                "file: cannot create {}: it is a directory, not a regular file",
+                dir.path().display()
+            ),
+        ),
+    ];
+    for (file, expected) in cases {
+        let config = format!("format = \"jsonl\"\n{file}");
+        assert_eq!(config_error(&config), expected);
+        match Harness::<Save>::check_only(&config) {
+            Err(CreateError::Config(err)) => assert_eq!(err.to_string(), expected),
+            _ => panic!("check-only accepted {file}"),
+        }
+    }
 }
