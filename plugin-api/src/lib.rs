@@ -51,6 +51,7 @@ mod export;
 pub mod field_path;
 pub mod harness;
 pub mod host;
+pub mod index;
 pub mod instance;
 pub mod matcher;
 pub mod message;
