@@ -77,7 +77,7 @@ fn number_text() -> impl Strategy<Value = String> {
         any::<i64>().prop_map(|n| n.to_string()),
         any::<u64>().prop_map(|n| n.to_string()),
         any::<f64>()
-            .prop_filter_map("finite", |f| serde_json::Number::from_f64(f))
+            .prop_filter_map("finite", serde_json::Number::from_f64)
             .prop_map(|n| n.to_string()),
         any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| format!("{f:e}")),
         prop::sample::select(TRICKY_NUMBERS).prop_map(String::from),
@@ -133,7 +133,7 @@ impl Emitter {
         self.seed ^= self.seed << 13;
         self.seed ^= self.seed >> 7;
         self.seed ^= self.seed << 17;
-        self.seed % one_in == 0
+        self.seed.is_multiple_of(one_in)
     }
 
     fn blank(&mut self) {

@@ -1,7 +1,8 @@
 //! The parser: one pass over a line that checks it exactly as `serde_json::from_slice::<Value>`
 //! does and records its tokens on a tape of [`Node`]s.
 //!
-//! Accepted iff serde_json accepts: the whole text is UTF-8; RFC 8259 grammar with no trailing
+//! Accepted iff serde_json accepts: strings are UTF-8 (non-ASCII bytes elsewhere are syntax
+//! errors); RFC 8259 grammar with no trailing
 //! commas, leading zeros or bare words; strings without raw C0 controls and with valid escapes,
 //! surrogates paired (serde_json refuses a lone `\ud800` when it builds a `String`); numbers
 //! whose float does not overflow by serde_json's own arithmetic ([`super::number`]); at most
@@ -91,12 +92,13 @@ struct Parser<'l, 'n> {
     nodes: &'n mut Vec<Node>,
 }
 
-/// Bytes that end the plain run of a string: the quote, a backslash, C0 controls.
+/// Bytes that end the plain ASCII run of a string: the quote, a backslash, C0 controls and
+/// non-ASCII bytes (checked as UTF-8 on the slow path).
 const STRING_STOP: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = true;
+    let mut table = [true; 256];
+    let mut b = 0x20;
+    while b < 0x80 {
+        table[b] = false;
         b += 1;
     }
     table[b'"' as usize] = true;
@@ -108,12 +110,6 @@ impl Parser<'_, '_> {
     fn document(&mut self) -> Result<(), ParseError> {
         if u32::try_from(self.line.len()).is_err() {
             return Err(self.error(Reason::TooLong));
-        }
-        // Outside strings any non-ASCII byte is a syntax error anyway, so checking the whole
-        // line at once is equivalent to serde_json's per-string check, and faster.
-        if let Err(e) = std::str::from_utf8(self.line) {
-            self.pos = e.valid_up_to();
-            return Err(self.error(Reason::InvalidUtf8));
         }
         self.skip_whitespace();
         self.value(RECURSION_LIMIT)?;
@@ -198,20 +194,35 @@ impl Parser<'_, '_> {
         let mut flags = 0;
         self.pos += 1;
         loop {
-            let plain = self.line[self.pos..].iter().take_while(|&&b| !STRING_STOP[b as usize]);
-            self.pos += plain.count();
+            while self.line.get(self.pos).is_some_and(|&b| !STRING_STOP[usize::from(b)]) {
+                self.pos += 1;
+            }
             match self.peek() {
                 Some(b'"') => break,
                 Some(b'\\') => {
                     flags = FLAG_ESCAPED;
                     self.escape()?;
                 }
+                Some(0x80..) => self.non_ascii()?,
                 Some(_) => return Err(self.error(Reason::ControlCharacter)),
                 None => return Err(self.error(Reason::Eof)),
             }
         }
         self.pos += 1;
         self.push(kind, start, self.pos, flags);
+        Ok(())
+    }
+
+    /// Checks the run of non-ASCII bytes at `pos` and moves past it. No UTF-8 sequence contains
+    /// an ASCII byte, so the run must be valid on its own. Outside strings such bytes are
+    /// syntax errors anyway: this is serde_json's UTF-8 check, without a pass over the line.
+    fn non_ascii(&mut self) -> Result<(), ParseError> {
+        let run = self.line[self.pos..].iter().take_while(|&&b| b >= 0x80).count();
+        if let Err(e) = std::str::from_utf8(&self.line[self.pos..self.pos + run]) {
+            self.pos += e.valid_up_to();
+            return Err(self.error(Reason::InvalidUtf8));
+        }
+        self.pos += run;
         Ok(())
     }
 
