@@ -30,6 +30,11 @@ impl FieldPath {
         &self.literal
     }
 
+    /// The dot-separated segments of the name, for walking nested objects.
+    pub fn segments(&self) -> impl Iterator<Item = &str> + '_ {
+        self.segments.iter().map(String::as_str)
+    }
+
     /// The field's value, if `message` is an object that has it.
     pub fn get<'v>(&self, message: &'v Value) -> Option<&'v Value> {
         let object = message.as_object()?;

@@ -52,6 +52,7 @@ pub mod field_path;
 pub mod file_kind;
 pub mod harness;
 pub mod host;
+pub mod index;
 pub mod instance;
 pub mod matcher;
 pub mod message;

@@ -1,0 +1,362 @@
+//! Writers: JSON text straight from an index into a reused buffer, never through a serde
+//! `Value`.
+//!
+//! Each writes what today's serde-based code writes for the same message, byte for byte, except
+//! numbers, which keep their text as written (`1550844512.3439999`, `1e-07`, `-0`, `1.0` and
+//! integers beyond 64 bits stay as they came; serde_json reprints them from a double):
+//! - [`Writer::sorted_compact`] and [`Writer::sorted_pretty`]: [`crate::sorted_json`]'s output,
+//!   keys sorted by their unescaped bytes;
+//! - [`Writer::compact`] and [`Writer::compact_without`]: `serde_json::to_vec` of the message
+//!   (keys in their order, after [`FieldPath::remove`] for the omitted fields).
+//!
+//! A repeated key is written once, with its last value, where serde_json's map puts it: in
+//! sorted order, or at the key's first position. Strings written without escapes are copied;
+//! the others are decoded and re-escaped the way serde_json escapes.
+
+use super::node::Kind;
+use super::string;
+use super::view::Value;
+use crate::field_path::FieldPath;
+
+/// Scratch space reused across messages: once warm, writing allocates nothing.
+#[derive(Debug, Default)]
+pub struct Writer {
+    /// The entries of the objects being written, outermost first.
+    entries: Vec<Entry>,
+    /// Decoded text of escaped keys, for sorting.
+    keys: Vec<u8>,
+    /// A decoded string on its way to being re-escaped.
+    text: Vec<u8>,
+    /// Key positions of the entries left out.
+    omitted: Vec<usize>,
+}
+
+/// An object entry after collapsing duplicates.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// The last occurrence's key (written) and value.
+    key: usize,
+    value: usize,
+    /// The first occurrence's key position: where preserve_order keeps the entry.
+    first: usize,
+    /// The unescaped key, in the line or in `Writer::keys`.
+    text: (usize, usize, bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// Python's `json.dumps` defaults: `", "` and `": "`.
+    Python,
+    /// serde_json's `PrettyFormatter` with a 4-space indent.
+    Pretty,
+    /// serde_json's compact output: `,` and `:`.
+    Serde,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    format: Format,
+    sorted: bool,
+}
+
+impl Format {
+    fn separate(self, first: bool, depth: usize, out: &mut Vec<u8>) {
+        match (self, first) {
+            (Format::Pretty, _) => {
+                out.extend_from_slice(if first { b"\n" } else { b",\n" });
+                indent(depth, out);
+            }
+            (_, true) => {}
+            (Format::Python, false) => out.extend_from_slice(b", "),
+            (Format::Serde, false) => out.push(b','),
+        }
+    }
+
+    fn close(self, bracket: u8, depth: usize, out: &mut Vec<u8>) {
+        if self == Format::Pretty {
+            out.push(b'\n');
+            indent(depth, out);
+        }
+        out.push(bracket);
+    }
+
+    fn key_separator(self) -> &'static [u8] {
+        if self == Format::Serde {
+            b":"
+        } else {
+            b": "
+        }
+    }
+}
+
+fn indent(depth: usize, out: &mut Vec<u8>) {
+    for _ in 0..depth {
+        out.extend_from_slice(b"    ");
+    }
+}
+
+impl Writer {
+    /// A writer with empty scratch space.
+    pub fn new() -> Self {
+        Writer::default()
+    }
+
+    /// Appends `value` on one line with sorted keys: `{"a": 1, "b": [1, 2]}`.
+    pub fn sorted_compact(&mut self, value: Value<'_>, out: &mut Vec<u8>) {
+        self.write(value, Layout { format: Format::Python, sorted: true }, out);
+    }
+
+    /// Appends `value` with sorted keys, indented by 4 spaces, one key per line.
+    pub fn sorted_pretty(&mut self, value: Value<'_>, out: &mut Vec<u8>) {
+        self.write(value, Layout { format: Format::Pretty, sorted: true }, out);
+    }
+
+    /// Appends `value` compact, keys in their order: `{"b":[1,2],"a":1}`.
+    pub fn compact(&mut self, value: Value<'_>, out: &mut Vec<u8>) {
+        self.compact_without(value, &[], out);
+    }
+
+    /// Appends `value` like [`Writer::compact`] without the `omit` fields, removed in turn as
+    /// [`FieldPath::remove`] removes them. Returns how many of them were there.
+    pub fn compact_without(
+        &mut self,
+        value: Value<'_>,
+        omit: &[FieldPath],
+        out: &mut Vec<u8>,
+    ) -> usize {
+        self.omitted.clear();
+        for field in omit {
+            let omitted = &self.omitted;
+            let found = value.resolve(field.as_str(), field.segments(), |k| omitted.contains(&k));
+            if let Some((key, _)) = found {
+                self.omitted.push(key.position());
+            }
+        }
+        self.write(value, Layout { format: Format::Serde, sorted: false }, out);
+        let count = self.omitted.len();
+        self.omitted.clear();
+        count
+    }
+
+    fn write(&mut self, value: Value<'_>, layout: Layout, out: &mut Vec<u8>) {
+        self.entries.clear();
+        self.keys.clear();
+        self.value(value, layout, 0, out);
+    }
+
+    fn value(&mut self, value: Value<'_>, layout: Layout, depth: usize, out: &mut Vec<u8>) {
+        match value.kind() {
+            Kind::Object => self.object(value, layout, depth, out),
+            Kind::Array => self.array(value, layout, depth, out),
+            Kind::String | Kind::Key => self.string(value, out),
+            Kind::Number | Kind::True | Kind::False | Kind::Null => {
+                out.extend_from_slice(value.raw())
+            }
+        }
+    }
+
+    fn array(&mut self, array: Value<'_>, layout: Layout, depth: usize, out: &mut Vec<u8>) {
+        out.push(b'[');
+        if array.is_empty() {
+            out.push(b']');
+            return;
+        }
+        for (i, item) in array.items().enumerate() {
+            layout.format.separate(i == 0, depth + 1, out);
+            self.value(item, layout, depth + 1, out);
+        }
+        layout.format.close(b']', depth, out);
+    }
+
+    fn object(&mut self, object: Value<'_>, layout: Layout, depth: usize, out: &mut Vec<u8>) {
+        let base = self.entries.len();
+        self.collect_entries(object, layout.sorted);
+        out.push(b'{');
+        if self.entries.len() == base {
+            out.push(b'}');
+            return;
+        }
+        for i in base..self.entries.len() {
+            let entry = self.entries[i];
+            layout.format.separate(i == base, depth + 1, out);
+            self.string(object.at(entry.key), out);
+            out.extend_from_slice(layout.format.key_separator());
+            self.value(object.at(entry.value), layout, depth + 1, out);
+        }
+        layout.format.close(b'}', depth, out);
+        self.entries.truncate(base);
+    }
+
+    /// Pushes the object's entries, duplicates collapsed and omitted ones left out, in key
+    /// order or in preserve_order's order.
+    fn collect_entries(&mut self, object: Value<'_>, sorted: bool) {
+        let base = self.entries.len();
+        let keys_base = self.keys.len();
+        for (key, value) in object.entries() {
+            let text = self.key_text(key);
+            let (key, value) = (key.position(), value.position());
+            self.entries.push(Entry { key, value, first: key, text });
+        }
+        let Writer { entries, keys, omitted, .. } = self;
+        let line = object.line();
+        let text = |e: &Entry| {
+            let (start, end, decoded) = e.text;
+            if decoded {
+                &keys[start..end]
+            } else {
+                &line[start..end]
+            }
+        };
+        let entries = &mut entries[base..];
+        // Ties broken by position: the order a stable sort gives, without its buffer.
+        entries.sort_unstable_by(|a, b| text(a).cmp(text(b)).then(a.key.cmp(&b.key)));
+        let mut kept = 0;
+        let mut run_start = 0;
+        for i in 0..entries.len() {
+            if entries.get(i + 1).is_some_and(|next| text(next) == text(&entries[i])) {
+                continue;
+            }
+            let winner = Entry { first: entries[run_start].key, ..entries[i] };
+            run_start = i + 1;
+            if !omitted.contains(&winner.key) {
+                entries[kept] = winner;
+                kept += 1;
+            }
+        }
+        if !sorted {
+            entries[..kept].sort_unstable_by_key(|e| e.first);
+        }
+        self.keys.truncate(keys_base);
+        self.entries.truncate(base + kept);
+    }
+
+    /// Where a key's unescaped text is: in the line, or decoded into `keys`.
+    fn key_text(&mut self, key: Value<'_>) -> (usize, usize, bool) {
+        let span = key.node().span();
+        if !key.node().is_escaped() {
+            return (span.start + 1, span.end - 1, false);
+        }
+        let start = self.keys.len();
+        string::unescape_into(string::content(key.raw()), &mut self.keys);
+        (start, self.keys.len(), true)
+    }
+
+    fn string(&mut self, value: Value<'_>, out: &mut Vec<u8>) {
+        if !value.node().is_escaped() {
+            out.extend_from_slice(value.raw());
+            return;
+        }
+        self.text.clear();
+        string::unescape_into(string::content(value.raw()), &mut self.text);
+        string::escape_into(&self.text, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::Index;
+    use crate::sorted_json;
+
+    fn written(line: &str, write: impl FnOnce(&mut Writer, Value<'_>, &mut Vec<u8>)) -> String {
+        let mut nodes = Vec::new();
+        let index = Index::parse(line.as_bytes(), &mut nodes).unwrap();
+        let mut out = b"kept:".to_vec();
+        write(&mut Writer::new(), index.root(), &mut out);
+        String::from_utf8(out).unwrap().strip_prefix("kept:").unwrap().to_owned()
+    }
+
+    fn today(line: &str) -> [String; 3] {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let (mut compact, mut pretty) = (Vec::new(), Vec::new());
+        sorted_json::write_compact(&mut compact, &value).unwrap();
+        sorted_json::write_pretty(&mut pretty, &value).unwrap();
+        [compact, pretty, serde_json::to_vec(&value).unwrap()]
+            .map(|v| String::from_utf8(v).unwrap())
+    }
+
+    fn ours(line: &str) -> [String; 3] {
+        [
+            written(line, |w, v, out| w.sorted_compact(v, out)),
+            written(line, |w, v, out| w.sorted_pretty(v, out)),
+            written(line, |w, v, out| w.compact(v, out)),
+        ]
+    }
+
+    #[test]
+    fn writes_what_serde_json_writes() {
+        for line in [
+            r#"{"b":[1,{"z":1,"y":2}],"a":"é","c":{},"d":[],"e":[[]],"f":{"g":{}}}"#,
+            r#" { "k" : "a\"b\\c\/d\u0001\u001f\u007f\u0080\ud83d\ude00\n" , "\u0062": true } "#,
+            r#"{"dup":1,"x":null,"dup":{"b":false,"a":"2","b":[3]},"\u0064up":"last"}"#,
+            r#"{"é":1,"z":2,"E":3,"":4,"a\u0000":5,"a":6}"#,
+            r#"["x", 1, {"b": 2, "a": 1}, [true, false, null]]"#,
+            r#""just a string""#,
+            "3",
+        ] {
+            assert_eq!(ours(line), today(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn numbers_keep_their_text() {
+        for number in [
+            "1550844512.3439999",
+            "1e-07",
+            "18446744073709551616",
+            "-0",
+            "1.0",
+            "1",
+            "1E+2",
+            "-9223372036854775809",
+            "0.1000",
+            "123456789012345678901234567890",
+        ] {
+            let line = format!(r#"{{"b": [{number}], "a": {number}}}"#);
+            let [compact, pretty, serde] = ours(&line);
+            assert_eq!(compact, format!(r#"{{"a": {number}, "b": [{number}]}}"#));
+            assert_eq!(
+                pretty,
+                format!("{{\n    \"a\": {number},\n    \"b\": [\n        {number}\n    ]\n}}")
+            );
+            assert_eq!(serde, format!(r#"{{"b":[{number}],"a":{number}}}"#));
+        }
+    }
+
+    #[test]
+    fn omits_fields_as_field_path_removes_them() {
+        let line = r#"{"a":1,"s":{"x":1,"new":2,"y":3},"s.x":0,"b":2,"a":5,"t":{"u":{"v":1}}}"#;
+        for names in [
+            &["a"][..],
+            &["s.new"],
+            &["s.x"],
+            &["s.x", "s.x"],
+            &["t.u.v", "b"],
+            &["nope", "a.b"],
+            &["s", "s.new"],
+            &["s.new", "s"],
+            &["t.u"],
+        ] {
+            let fields: Vec<_> =
+                names.iter().map(|n| FieldPath::parse(n, "fields").unwrap()).collect();
+            let mut expected: serde_json::Value = serde_json::from_str(line).unwrap();
+            let removed = fields.iter().filter(|f| f.remove(&mut expected)).count();
+            let mut count = 0;
+            let text = written(line, |w, v, out| count = w.compact_without(v, &fields, out));
+            assert_eq!(text, serde_json::to_string(&expected).unwrap(), "{names:?}");
+            assert_eq!(count, removed, "{names:?}");
+        }
+    }
+
+    #[test]
+    fn appends_to_the_buffer_and_reuses_the_scratch() {
+        let mut nodes = Vec::new();
+        let index = Index::parse(br#"{"b":{"d":1,"c":2},"a":3}"#, &mut nodes).unwrap();
+        let mut writer = Writer::new();
+        let mut out = Vec::new();
+        writer.sorted_compact(index.root(), &mut out);
+        writer.sorted_compact(index.root().get("b").unwrap(), &mut out);
+        assert_eq!(out, br#"{"a": 3, "b": {"c": 2, "d": 1}}{"c": 2, "d": 1}"#);
+        assert!(writer.entries.is_empty() && writer.keys.is_empty());
+    }
+}
