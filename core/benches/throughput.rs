@@ -1,158 +1,765 @@
-//! Throughput benchmark: forwarding through the proxy against a direct loopback transfer
-//! measured in the same run, and the full spy pipeline's message rate.
+//! Analysis throughput benchmark (issue 9): how fast the real release binaries get a stream of
+//! CTI messages *analysed*, not merely forwarded, for every built-in pipeline, against socat (a
+//! forwarding-only reference, when installed) and a direct loopback transfer measured in the
+//! same run.
 //!
-//! `cargo bench -p ctiproxy --bench throughput` (release build). Reports ratios, never asserts:
-//! timing targets belong here, not in tests, because shared machines make timed tests flaky.
+//! `cargo bench -p ctiproxy --bench throughput` (release build). Reports, never asserts timings:
+//! shared machines make timed tests flaky. The issue's targets are printed beside the figures.
+//!
+//! Everything is on loopback: a stub CTI server (this process) streams to a client (this
+//! process) through the process under test, which loads the freshly built plugins.
+//! - **msg/s**: from the server's first byte to the process's exit after the client closed, so
+//!   every message has been analysed and printed (stdout to /dev/null). Timing the last byte
+//!   forwarded instead would report a stream that fits in the queue at forwarding speed while
+//!   the spy is still printing. Two corpora: the server messages of the demo session cycled,
+//!   each with its own `timenow` (so no two lines are alike), and 300-byte synthetic messages.
+//! - **ping-pong p50/p99**: the client sends one small line, the server echoes it, one at a time.
+//! - **peak RSS**: the process's VmHWM, polled while it runs: with the one connection of the
+//!   realistic run, and with 8 concurrent connections (`--loop`) streaming an eighth each.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::thread;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use ctiproxy::budget::QueueLimits;
-use ctiproxy::config::{Config, Overflow, ProxyConfig};
-use ctiproxy::event::Event;
-use ctiproxy::host::ProxyHost;
-use ctiproxy::loader::Registry;
-use ctiproxy::pipeline::Pipeline;
-use ctiproxy::proxy;
-use ctiproxy::session::SessionContext;
-use ctiproxy_plugin_api::Direction;
+/// Server messages in the realistic corpus (32 MB). More would not change the rates, which the
+/// analysis sets: forwarding runs ahead until the queue is full. But the classic commands give
+/// the analysis 5 s after the stream to finish (`shutdown_timeout_secs`, fixed for them), and
+/// on a loaded 2-core machine `ctispy -s -i` analyses about 40 k messages a second.
+const REALISTIC_MESSAGES: usize = 150_000;
+/// Messages in the synthetic corpus (45 MB), and their size with the newline.
+const SYNTHETIC_MESSAGES: usize = 150_000;
+const SYNTHETIC_BYTES: usize = 300;
+/// Runs of each throughput measurement; the best rate is kept, the one the machine's other
+/// load disturbed least.
+const REPEATS: usize = 3;
+/// Ping-pong round trips measured, after some unmeasured ones (page faults, lazy setup).
+const ROUND_TRIPS: usize = 2_000;
+const WARMUP: usize = 100;
+/// Concurrent connections of the second RSS measurement.
+const CONNECTIONS: usize = 8;
+/// Longest wait for a process before the bench gives up (a broken setup, not a slow machine).
+const PATIENCE: Duration = Duration::from_secs(120);
 
-const MESSAGE_BYTES: usize = 300;
+/// What the proxy says when the shutdown timeout cuts the analysis off.
+const CUT_OFF: &str = "the pipeline did not finish within";
 
-/// `count` JSON lines of about 300 bytes each.
-fn messages(count: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(count * MESSAGE_BYTES);
+const DEMO: &str = include_str!("../demo/session-login.jsonl");
+
+/// The line each ping-pong round trip sends and gets back: a CTI status update that every
+/// pipeline analyses (the `--include` filter keeps it).
+const PING: &str = "{\"class\":\"getlist\",\"function\":\"updatestatus\",\"listname\":\"phones\",\"tipbxid\":\"xivo\",\"tid\":\"8\",\"status\":{\"hintstatus\":\"0\"},\"timenow\":1550844512.21}\n";
+
+// ---------------------------------------------------------------------------------------------
+// The corpora.
+
+struct Corpus {
+    data: Arc<[u8]>,
+    messages: usize,
+}
+
+impl Corpus {
+    fn megabytes(&self) -> f64 {
+        self.data.len() as f64 / 1e6
+    }
+}
+
+/// The demo session's server messages as compact JSON, split around their `timenow` value.
+fn server_templates() -> Vec<(String, String)> {
+    const HOLE: &str = "\"@timenow@\"";
+    DEMO.lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a demo record"))
+        .filter(|record| record["dir"] == "server")
+        .map(|mut record| {
+            record["msg"]["timenow"] = HOLE.trim_matches('"').into();
+            let text = record["msg"].to_string();
+            let (head, tail) = text.split_once(HOLE).expect("the timenow hole");
+            (head.to_owned(), tail.to_owned())
+        })
+        .collect()
+}
+
+/// `count` server messages of the demo session, cycled, with increasing full-precision
+/// `timenow`s as a live server sends them.
+fn realistic(count: usize) -> Corpus {
+    let templates = server_templates();
+    let mut data = Vec::new();
+    for (n, (head, tail)) in templates.iter().cycle().take(count).enumerate() {
+        let timenow = 1_550_844_512.21 + n as f64 * 0.000_137;
+        data.extend_from_slice(head.as_bytes());
+        data.extend_from_slice(timenow.to_string().as_bytes());
+        data.extend_from_slice(tail.as_bytes());
+        data.push(b'\n');
+    }
+    Corpus { data: data.into(), messages: count }
+}
+
+/// `count` JSON lines of `SYNTHETIC_BYTES` bytes each.
+fn synthetic(count: usize) -> Corpus {
+    let mut data = Vec::with_capacity(count * SYNTHETIC_BYTES);
     for n in 0..count {
         let head = format!("{{\"class\":\"getlist\",\"function\":\"updatestatus\",\"listname\":\"phones\",\"tid\":\"{n}\",\"status\":{{\"hintstatus\":\"0\"}},\"pad\":\"");
-        out.extend_from_slice(head.as_bytes());
-        out.extend(std::iter::repeat_n(b'x', MESSAGE_BYTES - head.len() - 3));
-        out.extend_from_slice(b"\"}\n");
+        data.extend_from_slice(head.as_bytes());
+        data.extend(std::iter::repeat_n(b'x', SYNTHETIC_BYTES - head.len() - 3));
+        data.extend_from_slice(b"\"}\n");
     }
-    out
+    Corpus { data: data.into(), messages: count }
 }
 
-/// A queue as the default config has it, in block mode.
-fn limits() -> QueueLimits {
-    QueueLimits { overflow: Overflow::Block, ..QueueLimits::of(&ProxyConfig::default()) }
+// ---------------------------------------------------------------------------------------------
+// The processes under test.
+
+/// How a pipeline's process is started.
+enum Program {
+    /// `ctiproxy run` with a configuration holding no `[[pipeline]]`.
+    EmptyRun,
+    /// A classic command and its options after `HOST`.
+    Classic(&'static str, &'static [&'static str]),
+    /// `socat` relaying one connection.
+    Socat,
 }
 
-/// A sink server: accepts one connection, reads to EOF, returns the byte count.
-fn sink_server() -> (SocketAddr, thread::JoinHandle<usize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let handle = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut total = 0;
-        loop {
-            match stream.read(&mut buf) {
-                Ok(0) | Err(_) => return total,
-                Ok(n) => total += n,
+/// What shows that a run analysed every message.
+enum Check {
+    /// Nothing printed to count: the process's successful exit and the client's bytes.
+    Exit,
+    /// ctistat's count of the messages sent by the server.
+    StatCount,
+    /// ctisave's server file, one pretty-printed object per message.
+    SavedObjects,
+}
+
+/// A pipeline measured, and what issue 9 expects of it.
+struct Subject {
+    name: &'static str,
+    program: Program,
+    check: Check,
+    target: &'static str,
+}
+
+impl Program {
+    fn command(&self, server: SocketAddr, keep_serving: bool, dir: &Path) -> Command {
+        match self {
+            Program::EmptyRun => {
+                let config = dir.join("config.toml");
+                let text = format!(
+                    "[proxy]\nlisten = \"127.0.0.1:0\"\nserver = \"{server}\"\nloop = {keep_serving}\n"
+                );
+                std::fs::write(&config, text).expect("write the config");
+                let mut command = Command::new(env!("CARGO_BIN_EXE_ctiproxy"));
+                command.arg("run").arg("-c").arg(config);
+                command
+            }
+            Program::Classic(exe, options) => {
+                let port = server.port().to_string();
+                let mut command = Command::new(exe);
+                command.args(["127.0.0.1", "--port", &port, "--listen-addr", "127.0.0.1"]);
+                command.args(["--listen-port", "0"]).args(*options);
+                if keep_serving {
+                    command.arg("--loop");
+                }
+                command
+            }
+            Program::Socat => {
+                assert!(!keep_serving, "socat forks a process per connection: nothing to compare");
+                let mut command = Command::new("socat");
+                command.args(["-d", "-d", "TCP-LISTEN:0,bind=127.0.0.1,reuseaddr"]);
+                command.arg(format!("TCP:{server}"));
+                command
             }
         }
-    });
-    (addr, handle)
-}
-
-/// Sends `data` to `addr` and waits until the far end has read it all.
-fn transfer(addr: SocketAddr, data: &[u8], server: thread::JoinHandle<usize>) -> Duration {
-    let start = Instant::now();
-    let mut stream = TcpStream::connect(addr).unwrap();
-    for chunk in data.chunks(64 * 1024) {
-        stream.write_all(chunk).unwrap();
     }
-    stream.shutdown(Shutdown::Write).unwrap();
-    let received = server.join().unwrap();
-    assert_eq!(received, data.len());
-    start.elapsed()
 }
 
-fn plugin_registry() -> Registry {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap().to_path_buf();
-    Registry::scan(vec![deps.clone(), deps.parent().unwrap().to_path_buf()])
+/// A directory of links to the plugin libraries this bench build made (the freshest of
+/// `target/release/deps` and `target/release`), for `CTIPROXY_PLUGIN_PATH`: a stale library
+/// beside the binary must not be what is measured.
+fn plugin_dir() -> tempfile::TempDir {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_ctiproxy"));
+    let target = exe.parent().expect("the binary has a directory");
+    let dir = tempfile::tempdir().expect("temp dir");
+    for plugin in ["spy", "filter", "stats", "save"] {
+        let name = format!(
+            "{}ctiproxy_{plugin}{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        );
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let library = [target.join("deps").join(&name), target.join(&name)]
+            .into_iter()
+            .filter(|p| p.exists())
+            .max_by_key(|p| modified(p))
+            .unwrap_or_else(|| {
+                panic!("{name} not found in {}/deps or beside it", target.display())
+            });
+        std::os::unix::fs::symlink(&library, dir.path().join(&name)).expect("link the plugin");
+    }
+    dir
 }
 
-fn pipeline(registry: &Registry, text: &str) -> Pipeline {
-    let config = Config::parse("<bench>", text).unwrap();
-    let host = Arc::new(ProxyHost::with_sink(Box::new(std::io::sink()), false));
-    Pipeline::build(&config, registry, host).unwrap_or_else(|e| panic!("{e:?}"))
+/// A running process under test, killed when dropped; its stderr is collected, its peak RSS
+/// watched.
+struct Proxy {
+    child: Child,
+    addr: SocketAddr,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    peak_rss: Option<JoinHandle<u64>>,
+    dir: tempfile::TempDir,
 }
 
-/// Sends `data` through an in-process proxy with `pipeline_text`, to a sink server.
-fn through_proxy(registry: &Registry, pipeline_text: &str, data: &[u8]) -> Duration {
-    let (server_addr, server) = sink_server();
-    let (handle, running) = pipeline(registry, pipeline_text).spawn(limits()).unwrap();
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let proxy_addr = listener.local_addr().unwrap();
-    let ctx = SessionContext::new(&ProxyConfig::default(), server_addr.to_string(), handle);
-    let proxy = runtime.spawn(proxy::run(listener, ctx, false, std::future::pending()));
-    let start = Instant::now();
-    transfer(proxy_addr, data, server);
-    runtime.block_on(proxy).unwrap();
-    let report = running.join();
-    let elapsed = start.elapsed();
-    assert_eq!(report.messages as usize, data.len() / MESSAGE_BYTES);
-    elapsed
+impl Proxy {
+    /// Starts `subject` in front of `server` and waits until it listens. Its working directory
+    /// is a fresh temp dir (ctisave's files land there).
+    fn start(subject: &Subject, server: SocketAddr, keep_serving: bool, plugins: &Path) -> Proxy {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let stdout = match subject.check {
+            Check::StatCount => std::fs::File::create(dir.path().join("stdout")).unwrap().into(),
+            _ => Stdio::null(),
+        };
+        let mut child = subject
+            .program
+            .command(server, keep_serving, dir.path())
+            .current_dir(dir.path())
+            .env("CTIPROXY_PLUGIN_PATH", plugins)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", subject.name));
+        let stderr = collect(child.stderr.take().unwrap());
+        let pid = child.id();
+        let peak_rss = Some(thread::spawn(move || watch_peak_rss(pid)));
+        let addr = listening_addr(&mut child, &stderr);
+        Proxy { child, addr, stderr, peak_rss, dir }
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Waits for the exit; returns when it was seen, or `None` when the analysis was cut off
+    /// by the shutdown timeout. Panics on any other failure.
+    fn wait_exit(&mut self) -> Option<Instant> {
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the process") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the process did not exit:\n{}", self.stderr());
+            // Short: the exit instant ends the measured time.
+            thread::sleep(Duration::from_micros(500));
+        };
+        let exited = Instant::now();
+        if status.success() {
+            return Some(exited);
+        }
+        let stderr = self.stderr();
+        assert!(stderr.contains(CUT_OFF), "the process exited with {status}:\n{stderr}");
+        None
+    }
+
+    /// Asks a `--loop` process to finish (SIGINT) and waits for its exit.
+    fn stop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").arg("-INT").arg(&pid).status();
+        self.wait_exit();
+    }
+
+    /// The highest VmHWM seen, in KiB; after the exit.
+    fn peak_rss_kib(&mut self) -> u64 {
+        self.peak_rss.take().expect("asked once").join().expect("the RSS watcher")
+    }
 }
 
-/// Feeds `count` messages straight to the pipeline thread (no sockets).
-fn pipeline_only(registry: &Registry, pipeline_text: &str, count: usize) -> Duration {
-    let data = bytes::Bytes::from(messages(count));
-    let (handle, running) = pipeline(registry, pipeline_text).spawn(limits()).unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let start = Instant::now();
-    runtime.block_on(async {
-        for n in 0..count {
-            let line = data.slice(n * MESSAGE_BYTES..(n + 1) * MESSAGE_BYTES - 1);
-            handle.send_messages(Event::line(1, Direction::ServerToClient, 0, line)).await;
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Collects a pipe's bytes in the background.
+fn collect(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
+    let collected: Arc<Mutex<Vec<u8>>> = Arc::default();
+    let into = collected.clone();
+    thread::spawn(move || {
+        let mut buffer = [0u8; 8192];
+        while let Ok(n @ 1..) = pipe.read(&mut buffer) {
+            into.lock().unwrap().extend_from_slice(&buffer[..n]);
         }
     });
-    drop(handle);
-    running.join();
-    start.elapsed()
+    collected
 }
 
-fn rate(amount: usize, took: Duration) -> f64 {
-    amount as f64 / took.as_secs_f64()
+/// The address the process says it listens on: ctiproxy's `Listening on ADDR.`, socat's
+/// `listening on AF=2 ADDR`.
+fn listening_addr(child: &mut Child, stderr: &Mutex<Vec<u8>>) -> SocketAddr {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let text = String::from_utf8_lossy(&stderr.lock().unwrap()).into_owned();
+        let line = text.lines().find(|l| l.contains("istening on "));
+        if let Some(addr) = line.and_then(|l| l.split_whitespace().last()) {
+            return addr.trim_end_matches('.').parse().expect("the listening address");
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("exited with {status} before listening:\n{text}");
+        }
+        assert!(Instant::now() < deadline, "never listened:\n{text}");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Polls `/proc/PID/status` until the process is gone; returns the highest VmHWM (KiB). The
+/// high-water mark only grows, so the last reading before the exit is the peak.
+fn watch_peak_rss(pid: u32) -> u64 {
+    let path = format!("/proc/{pid}/status");
+    let mut peak = 0;
+    // A zombie has no VmHWM line: the process has exited.
+    while let Some(kib) = std::fs::read_to_string(&path).ok().as_deref().and_then(vm_hwm) {
+        peak = peak.max(kib);
+        thread::sleep(Duration::from_millis(2));
+    }
+    peak
+}
+
+fn vm_hwm(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    line.trim().trim_end_matches("kB").trim().parse().ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The traffic.
+
+fn stub_server() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the stub server");
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// Streams `corpus` from the stub server to a client connected to `to`, over `connections`
+/// concurrent sessions; returns when the first byte went and when the last byte arrived.
+fn stream(
+    corpus: &Corpus,
+    server: TcpListener,
+    to: SocketAddr,
+    connections: usize,
+) -> (Instant, Instant) {
+    let data = corpus.data.clone();
+    let sending = thread::spawn(move || {
+        let senders: Vec<_> = (0..connections)
+            .map(|_| {
+                let (stream, _) = server.accept().expect("the stub server accepts");
+                let data = data.clone();
+                thread::spawn(move || send(stream, &data))
+            })
+            .collect();
+        senders.into_iter().map(|s| s.join().unwrap()).min().unwrap()
+    });
+    let readers: Vec<_> = (0..connections).map(|_| thread::spawn(move || receive(to))).collect();
+    let arrivals: Vec<(usize, Instant)> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+    let first_sent = sending.join().unwrap();
+    for (received, _) in &arrivals {
+        assert_eq!(*received, corpus.data.len(), "the client got every byte");
+    }
+    (first_sent, arrivals.iter().map(|(_, at)| *at).max().unwrap())
+}
+
+/// Writes `data` and closes; returns when the first byte went.
+fn send(mut stream: TcpStream, data: &[u8]) -> Instant {
+    let start = Instant::now();
+    for chunk in data.chunks(64 * 1024) {
+        stream.write_all(chunk).expect("the stub server writes");
+    }
+    start
+}
+
+/// Reads from `addr` to the end, then closes; returns the byte count and when the end came.
+fn receive(addr: SocketAddr) -> (usize, Instant) {
+    let mut stream = TcpStream::connect(addr).expect("the client connects");
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut total = 0;
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => return (total, Instant::now()),
+            Ok(n) => total += n,
+        }
+    }
+}
+
+/// `WARMUP + ROUND_TRIPS` round trips of `PING` from a client connected to `to`, echoed by the
+/// stub server; returns the measured ones, sorted.
+fn ping_pong(server: TcpListener, to: SocketAddr) -> Vec<Duration> {
+    let echo = thread::spawn(move || {
+        let (stream, _) = server.accept().expect("the stub server accepts");
+        stream.set_nodelay(true).unwrap();
+        echo_lines(stream);
+    });
+    let client = TcpStream::connect(to).expect("the client connects");
+    client.set_nodelay(true).unwrap();
+    let mut replies = BufReader::new(client.try_clone().unwrap());
+    let mut line = String::new();
+    let mut samples = Vec::with_capacity(ROUND_TRIPS);
+    for n in 0..WARMUP + ROUND_TRIPS {
+        let sent = Instant::now();
+        (&client).write_all(PING.as_bytes()).expect("the client writes");
+        line.clear();
+        replies.read_line(&mut line).expect("the client reads");
+        if n >= WARMUP {
+            samples.push(sent.elapsed());
+        }
+        assert_eq!(line, PING, "the echo came back whole");
+    }
+    drop((client, replies));
+    echo.join().unwrap();
+    samples.sort();
+    samples
+}
+
+fn echo_lines(stream: TcpStream) {
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+        writer.write_all(line.as_bytes()).expect("the stub server echoes");
+        line.clear();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The measurements.
+
+/// Messages per second of `corpus` through the process (or straight, for `None`), until the
+/// analysis is done (`None`: cut off); and the process's peak RSS (KiB).
+fn throughput(
+    subject: Option<&Subject>,
+    corpus: &Corpus,
+    plugins: &Path,
+) -> (Option<f64>, Option<u64>) {
+    let (server, server_addr) = stub_server();
+    let rate = |from: Instant, to: Instant| corpus.messages as f64 / (to - from).as_secs_f64();
+    let Some(subject) = subject else {
+        let (first_sent, last_arrived) = stream(corpus, server, server_addr, 1);
+        return (Some(rate(first_sent, last_arrived)), None);
+    };
+    let mut proxy = Proxy::start(subject, server_addr, false, plugins);
+    let (first_sent, _) = stream(corpus, server, proxy.addr, 1);
+    let done = proxy.wait_exit();
+    if done.is_some() {
+        verify(subject, &proxy, corpus.messages);
+    }
+    (done.map(|done| rate(first_sent, done)), Some(proxy.peak_rss_kib()))
+}
+
+/// Panics unless the run's output accounts for every message.
+fn verify(subject: &Subject, proxy: &Proxy, messages: usize) {
+    let counted = match subject.check {
+        Check::Exit => return,
+        Check::StatCount => server_count(&read(&proxy.dir.path().join("stdout"))),
+        Check::SavedObjects => {
+            read(&proxy.dir.path().join("s.txt")).lines().filter(|l| *l == "}").count()
+        }
+    };
+    assert_eq!(counted, messages, "{} analysed every message:\n{}", subject.name, proxy.stderr());
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The sum of the `class count` lines under ctistat's `=== Messages sent by server`.
+fn server_count(report: &str) -> usize {
+    let section = report.split("=== Messages sent by server\n").nth(1).expect("ctistat's messages");
+    section
+        .lines()
+        .take_while(|l| !l.starts_with("==="))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<usize>().ok())
+        .sum()
+}
+
+/// Ping-pong round trips through the process (or straight, for `None`), sorted.
+fn latencies(subject: Option<&Subject>, plugins: &Path) -> Vec<Duration> {
+    let (server, server_addr) = stub_server();
+    let Some(subject) = subject else { return ping_pong(server, server_addr) };
+    let mut proxy = Proxy::start(subject, server_addr, false, plugins);
+    let samples = ping_pong(server, proxy.addr);
+    proxy.wait_exit();
+    samples
+}
+
+/// Peak RSS (KiB) of one `--loop` process serving `CONNECTIONS` sessions at once, each
+/// streaming `corpus`.
+fn concurrent_rss(subject: &Subject, corpus: &Corpus, plugins: &Path) -> u64 {
+    let (server, server_addr) = stub_server();
+    let mut proxy = Proxy::start(subject, server_addr, true, plugins);
+    stream(corpus, server, proxy.addr, CONNECTIONS);
+    proxy.stop();
+    proxy.peak_rss_kib()
+}
+
+struct Corpora {
+    realistic: Corpus,
+    synthetic: Corpus,
+    /// What each of the concurrent connections streams.
+    eighth: Corpus,
+}
+
+/// One line of the table.
+struct Row {
+    name: &'static str,
+    /// Messages per second; `None` when the analysis was cut off.
+    realistic: Option<f64>,
+    synthetic: Option<f64>,
+    /// Sorted round trips.
+    latency: Vec<Duration>,
+    rss_kib: Option<u64>,
+    concurrent_rss_kib: Option<u64>,
+    target: &'static str,
+}
+
+/// The best rate of `REPEATS` runs and the highest peak RSS.
+fn best_of(run: impl Fn() -> (Option<f64>, Option<u64>)) -> (Option<f64>, Option<u64>) {
+    (0..REPEATS).map(|_| run()).fold((None, None), |(best, peak), (rate, rss)| {
+        let best = match (best, rate) {
+            (Some(a), Some(b)) => Some(f64::max(a, b)),
+            (a, b) => a.or(b),
+        };
+        (best, peak.max(rss))
+    })
+}
+
+/// Every measurement of `subject` (or of the direct baseline, for `None`).
+fn measure(
+    name: &'static str,
+    subject: Option<&Subject>,
+    corpora: &Corpora,
+    plugins: &Path,
+) -> Row {
+    eprintln!("measuring {name}");
+    let (realistic, rss_kib) = best_of(|| throughput(subject, &corpora.realistic, plugins));
+    let (synthetic, _) = best_of(|| throughput(subject, &corpora.synthetic, plugins));
+    let latency = latencies(subject, plugins);
+    let concurrent_rss_kib = subject
+        .filter(|s| !matches!(s.program, Program::Socat))
+        .map(|s| concurrent_rss(s, &corpora.eighth, plugins));
+    let target = subject.map_or("", |s| s.target);
+    Row { name, realistic, synthetic, latency, rss_kib, concurrent_rss_kib, target }
+}
+
+const SOCAT: &str = "socat (forwarding only)";
+const RSS_TARGET: &str = "RSS < 30 MiB at 8";
+
+fn classic(
+    name: &'static str,
+    exe: &'static str,
+    options: &'static [&'static str],
+    check: Check,
+    target: &'static str,
+) -> Subject {
+    Subject { name, program: Program::Classic(exe, options), check, target }
+}
+
+fn socat_installed() -> bool {
+    Command::new("socat").arg("-V").stdout(Stdio::null()).status().is_ok()
+}
+
+/// The pipelines measured, with issue 9's targets.
+fn subjects(socat: bool) -> Vec<Subject> {
+    let spy = env!("CARGO_BIN_EXE_ctispy");
+    let reference =
+        Subject { name: SOCAT, program: Program::Socat, check: Check::Exit, target: "" };
+    socat
+        .then_some(reference)
+        .into_iter()
+        .chain([
+            Subject {
+                name: "ctiproxy run, empty pipeline",
+                program: Program::EmptyRun,
+                check: Check::Exit,
+                target: RSS_TARGET,
+            },
+            classic(
+                "ctispy",
+                spy,
+                &[],
+                Check::Exit,
+                "≥ 1,000k msg/s, p99 ≤ 1.5× socat, RSS < 30 MiB at 8",
+            ),
+            classic(
+                "ctispy -s timenow -i class=getlist",
+                spy,
+                &["--strip", "timenow", "--include", "class=getlist"],
+                Check::Exit,
+                "≥ 1,000k msg/s, RSS < 30 MiB at 8",
+            ),
+            classic(
+                "ctistat",
+                env!("CARGO_BIN_EXE_ctistat"),
+                &[],
+                Check::StatCount,
+                "≥ 2,000k msg/s, RSS < 30 MiB at 8",
+            ),
+            classic(
+                "ctisave c.txt s.txt",
+                env!("CARGO_BIN_EXE_ctisave"),
+                &["c.txt", "s.txt"],
+                Check::SavedObjects,
+                "≥ 1,000k msg/s, RSS < 30 MiB at 8",
+            ),
+        ])
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report.
+
+/// The `q` quantile (0.5, 0.99) of sorted durations.
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// `1,234,567`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let groups: Vec<&str> =
+        digits.as_bytes().rchunks(3).rev().map(|g| std::str::from_utf8(g).unwrap()).collect();
+    groups.join(",")
+}
+
+/// Thousands of messages per second: `1,234k`.
+fn kilo(rate: f64) -> String {
+    thousands((rate / 1e3).round() as usize) + "k"
+}
+
+fn show(d: Duration) -> String {
+    let micros = d.as_secs_f64() * 1e6;
+    if micros < 1_000.0 {
+        format!("{micros:.0} µs")
+    } else {
+        format!("{:.2} ms", micros / 1_000.0)
+    }
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or("-".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
+}
+
+/// `value / reference`, when both were measured.
+fn ratio(value: Option<f64>, reference: Option<f64>) -> String {
+    match (value, reference) {
+        // Three decimals below 0.1, so that 0.004× is not shown as nothing at all.
+        (Some(value), Some(reference)) if value < 0.1 * reference => {
+            format!("{:.3}×", value / reference)
+        }
+        (Some(value), Some(reference)) => format!("{:.2}×", value / reference),
+        _ => "-".into(),
+    }
+}
+
+/// Column widths; the first column is left-aligned, the last (target) unpadded.
+const WIDTHS: [usize; 14] = [36, 9, 7, 7, 9, 7, 7, 7, 7, 7, 7, 9, 9, 0];
+/// The columns that start a group, set apart by a wider gap.
+const GROUPS: [usize; 5] = [1, 4, 7, 11, 13];
+
+fn print_line(cells: &[String]) {
+    let mut line = String::new();
+    for (n, (cell, width)) in cells.iter().zip(WIDTHS).enumerate() {
+        let gap = if GROUPS.contains(&n) { "   " } else { " " };
+        match n {
+            0 => line += &format!("{cell:<width$}"),
+            13 => line += &format!("{gap}{cell}"),
+            _ => line += &format!("{gap}{cell:>width$}"),
+        }
+    }
+    println!("{}", line.trim_end());
+}
+
+/// The group titles above the column headers, centred over their columns.
+fn print_groups(titles: [&str; 4]) {
+    let mut line = " ".repeat(WIDTHS[0]);
+    for (title, columns) in titles.iter().zip(GROUPS.windows(2)) {
+        let span: usize = WIDTHS[columns[0]..columns[1]].iter().map(|w| w + 1).sum::<usize>() - 1;
+        line += &format!("   {title:^span$}");
+    }
+    println!("{}", line.trim_end());
+}
+
+fn cells(row: &Row, socat: Option<&Row>, direct: &Row) -> Vec<String> {
+    let p99 = |r: &Row| Some(quantile(&r.latency, 0.99).as_secs_f64());
+    let rates: [fn(&Row) -> Option<f64>; 2] = [|r| r.realistic, |r| r.synthetic];
+    let mut cells = vec![row.name.to_owned()];
+    for rate in rates {
+        cells.push(rate(row).map_or("cut off".into(), kilo));
+        cells.push(ratio(rate(row), socat.and_then(rate)));
+        cells.push(ratio(rate(row), rate(direct)));
+    }
+    cells.push(show(quantile(&row.latency, 0.5)));
+    cells.push(show(quantile(&row.latency, 0.99)));
+    cells.push(ratio(p99(row), socat.and_then(p99)));
+    cells.push(ratio(p99(row), p99(direct)));
+    cells.extend([mib(row.rss_kib), mib(row.concurrent_rss_kib), row.target.to_owned()]);
+    cells
+}
+
+fn print_table(rows: &[Row]) {
+    let direct = &rows[0];
+    let socat = rows.iter().find(|r| r.name == SOCAT);
+    print_groups(["realistic msg/s", "synthetic msg/s", "ping-pong", "peak RSS"]);
+    let header = [
+        "pipeline", "rate", "×socat", "×direct", "rate", "×socat", "×direct", "p50", "p99",
+        "×socat", "×direct", "1 conn", "8 conns", "target",
+    ];
+    print_line(&header.map(String::from));
+    for row in rows {
+        print_line(&cells(row, socat, direct));
+    }
+}
+
+fn print_legend(corpora: &Corpora, socat: bool) {
+    let Corpora { realistic, synthetic, eighth } = corpora;
+    println!("ctiproxy analysis throughput (issue 9): the release binaries on loopback, stdout to /dev/null");
+    println!(
+        "  realistic: {} server messages of the demo session, cycled, each with its own timenow ({:.0} MB)",
+        thousands(realistic.messages),
+        realistic.megabytes()
+    );
+    println!(
+        "  synthetic: {} messages of {SYNTHETIC_BYTES} bytes ({:.0} MB)",
+        thousands(synthetic.messages),
+        synthetic.megabytes()
+    );
+    println!("  msg/s: the server's first byte → the process's exit after the client closed (analysis done),\n    best of {REPEATS} runs; direct: → the client's last byte");
+    println!(
+        "  ping-pong: {} round trips of a {}-byte line, client → server → client, after {WARMUP} unmeasured",
+        thousands(ROUND_TRIPS),
+        PING.len()
+    );
+    println!(
+        "  peak RSS: the process's VmHWM, with the realistic run's one connection / {CONNECTIONS} concurrent connections of {} messages each",
+        thousands(eighth.messages)
+    );
+    println!("  ×socat, ×direct: rate or p99 over socat's / the direct baseline's, same run; targets are issue 9's, for the realistic corpus");
+    println!("  cut off: the analysis was still running 5 s after the stream ended, so the process gave up (shutdown_timeout_secs)");
+    if !socat {
+        println!("  socat: not installed");
+    }
+    println!();
 }
 
 fn main() {
-    let registry = plugin_registry();
-    let count = 400_000;
-    let data = messages(count);
-    let mb = data.len() as f64 / 1e6;
-    println!("ctiproxy throughput, {count} messages of {MESSAGE_BYTES} bytes ({mb:.0} MB)\n");
-
-    let (addr, server) = sink_server();
-    let direct = transfer(addr, &data, server);
-    println!("direct loopback (baseline)     {:>10.0} MB/s", mb / direct.as_secs_f64());
-
-    for (name, text) in [
-        ("proxy, empty pipeline", ""),
-        ("proxy, spy pipeline", "[[pipeline]]\nplugin = \"spy\"\n"),
-        ("proxy, ctispy -s -i pipeline", "[[pipeline]]\nplugin = \"strip\"\nfields = [\"pad\"]\n[[pipeline]]\nplugin = \"include\"\nmatch = [\"class=getlist\"]\n[[pipeline]]\nplugin = \"spy\"\n"),
-    ] {
-        let took = through_proxy(&registry, text, &data);
-        println!(
-            "{name:<30} {:>10.0} MB/s  {:>10.0} msg/s  {:.2}x the baseline's time",
-            mb / took.as_secs_f64(),
-            rate(count, took),
-            took.as_secs_f64() / direct.as_secs_f64()
-        );
-    }
-    println!();
-    for (name, text) in [
-        ("pipeline only, empty", ""),
-        ("pipeline only, spy", "[[pipeline]]\nplugin = \"spy\"\n"),
-        ("pipeline only, stats", "[[pipeline]]\nplugin = \"stats\"\n"),
-    ] {
-        let took = pipeline_only(&registry, text, count);
-        println!("{name:<30} {:>10.0} msg/s", rate(count, took));
-    }
+    let plugins = plugin_dir();
+    let corpora = Corpora {
+        realistic: realistic(REALISTIC_MESSAGES),
+        synthetic: synthetic(SYNTHETIC_MESSAGES),
+        eighth: realistic(REALISTIC_MESSAGES / CONNECTIONS),
+    };
+    let socat = socat_installed();
+    let subjects = subjects(socat);
+    let mut rows = vec![measure("direct loopback (no proxy)", None, &corpora, plugins.path())];
+    rows.extend(subjects.iter().map(|s| measure(s.name, Some(s), &corpora, plugins.path())));
+    print_legend(&corpora, socat);
+    print_table(&rows);
 }
