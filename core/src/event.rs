@@ -33,6 +33,8 @@ pub enum Event {
         client: String,
         /// Server address.
         server: String,
+        /// TLS from the first byte (a TLS listener); see `abi::SESSION_TLS`.
+        tls: bool,
     },
     /// The lines one read completed (or, in raw mode, the read itself), in order.
     Messages {

@@ -125,6 +125,7 @@ pub async fn serve(
         ts: now_micros(),
         client: client_addr.to_string(),
         server: server_addr,
+        tls: false,
     };
     ctx.pipeline.send_control(start);
     let _ = client.set_nodelay(true);
