@@ -16,6 +16,7 @@ use crate::loader::{self, Registry};
 use crate::pipeline::{Pipeline, Report};
 use crate::proxy::{self, Summary};
 use crate::session::SessionContext;
+use crate::tls::TlsSetup;
 
 /// Why a proxy could not run.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,13 @@ pub fn registry(config: &Config) -> Registry {
 /// Builds the pipeline exactly as `run` would, without listening (what `check` does).
 pub fn build(config: &Config, host: Arc<ProxyHost>) -> Result<Pipeline, AppError> {
     Pipeline::build(config, &registry(config), host).map_err(AppError::Config)
+}
+
+/// Reads and checks the TLS files of `[proxy]` (what `check` does too); `None` when `tls` is
+/// `off`. `server` is the normalised server address, when known.
+pub fn tls(config: &Config, server: Option<&str>) -> Result<Option<TlsSetup>, AppError> {
+    TlsSetup::load(&config.proxy, server)
+        .map_err(|e| AppError::Config(vec![config.error_at_proxy_key(e.key(), e.to_string())]))
 }
 
 /// What a finished run did.
@@ -89,12 +97,17 @@ pub fn run(
                 message: m,
             }])
         })?;
+    let tls = tls(config, Some(&server))?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // Bind before the pipeline starts, so a bind error leaves no plugin thread unjoined.
     let listener = runtime.block_on(bind(config))?;
     on_ready(listener.local_addr()?);
     let (handle, running) = pipeline.spawn(QueueLimits::of(&config.proxy))?;
-    let ctx = SessionContext::new(&config.proxy, server, handle);
+    let mut ctx = SessionContext::new(&config.proxy, server, handle);
+    if let Some(tls) = &tls {
+        tls.log();
+    }
+    ctx.tls = tls.map(Arc::new);
     let summary =
         runtime.block_on(proxy::run(listener, ctx, config.proxy.keep_serving, shutdown_signal()));
     let deadline = config::seconds_setting(config.proxy.shutdown_timeout_secs)

@@ -20,6 +20,20 @@ pub struct Traffic {
     pub dropped: u64,
 }
 
+impl std::ops::Add for Traffic {
+    type Output = Traffic;
+
+    /// The figures of two phases of one direction (plain, then TLS after a STARTTLS switch).
+    fn add(self, other: Traffic) -> Traffic {
+        Traffic {
+            bytes: self.bytes + other.bytes,
+            messages: self.messages + other.messages,
+            reads: self.reads + other.reads,
+            dropped: self.dropped + other.dropped,
+        }
+    }
+}
+
 /// One event for the pipeline.
 #[derive(Debug, Clone)]
 pub enum Event {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ctiproxy::app::{self, AppError};
-use ctiproxy::config::Config;
+use ctiproxy::config::{self, Config};
 use ctiproxy::demo;
 use ctiproxy::host::ProxyHost;
 use ctiproxy::loader::{self, LoadError, Registry, Standing};
@@ -147,9 +147,15 @@ fn run(config: &Config) -> anyhow::Result<ExitCode> {
 
 fn check(path: &Path) -> anyhow::Result<ExitCode> {
     let Some(config) = load_config(path) else { return Ok(ExitCode::FAILURE) };
-    let Some(pipeline) = build_pipeline(&config, ProxyHost::stdout().check_only())? else {
+    let server = config.proxy.server.as_deref().and_then(|s| config::server_address(s).ok());
+    let tls_ok = reported(app::tls(&config, server.as_deref()))?.is_some();
+    let Some(pipeline) = reported(app::build(&config, Arc::new(ProxyHost::stdout().check_only())))?
+    else {
         return Ok(ExitCode::FAILURE);
     };
+    if !tls_ok {
+        return Ok(ExitCode::FAILURE);
+    }
     println!("{}: OK, pipeline: {}", path.display(), pipeline.labels().join(" > "));
     Ok(ExitCode::SUCCESS)
 }
@@ -162,8 +168,14 @@ fn load_config(path: &Path) -> Option<Config> {
 /// Builds a configuration's pipeline as `run` does; an invalid one is reported on stderr, one
 /// problem per line (`None`).
 fn build_pipeline(config: &Config, host: ProxyHost) -> anyhow::Result<Option<Pipeline>> {
-    match app::build(config, Arc::new(host)) {
-        Ok(pipeline) => Ok(Some(pipeline)),
+    reported(app::build(config, Arc::new(host)))
+}
+
+/// A configuration's errors reported on stderr, one problem per line (`None`); other errors
+/// passed on.
+fn reported<T>(result: Result<T, AppError>) -> anyhow::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
         Err(AppError::Config(errors)) => {
             errors.iter().for_each(|e| eprintln!("{e}"));
             Ok(None)
