@@ -21,6 +21,7 @@ use crate::loader::{self, Registry};
 use crate::pipeline::{Pipeline, Report};
 use crate::proxy::{self, Summary};
 use crate::session::SessionContext;
+use crate::tls::TlsSetup;
 
 /// Why a proxy could not run.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +71,13 @@ pub fn build(
     Pipeline::build(config, registry, host).map_err(AppError::Config)
 }
 
+/// Reads and checks the TLS files of `[proxy]` (what `check` does too); `None` when `tls` is
+/// `off`. `server` is the normalised server address, when known.
+pub fn tls(config: &Config, server: Option<&str>) -> Result<Option<TlsSetup>, AppError> {
+    TlsSetup::load(&config.proxy, server)
+        .map_err(|e| AppError::Config(vec![config.error_at_proxy_key(e.key(), e.to_string())]))
+}
+
 /// What a finished run did.
 #[derive(Debug)]
 pub struct RunOutcome {
@@ -109,6 +117,7 @@ pub fn run(
                 message: m,
             }])
         })?;
+    let tls = tls(config, Some(&server))?;
     drop(check(config, registry)?);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // Bound before the pipeline is built: a second proxy on a busy address must fail before it
@@ -117,7 +126,11 @@ pub fn run(
     let pipeline = Pipeline::build(config, registry, host).map_err(AppError::Config)?;
     on_ready(listener.local_addr()?);
     let (handle, running) = pipeline.spawn(QueueLimits::of(&config.proxy))?;
-    let ctx = SessionContext::new(&config.proxy, server, handle);
+    let mut ctx = SessionContext::new(&config.proxy, server, handle);
+    if let Some(tls) = &tls {
+        tls.log();
+    }
+    ctx.tls = tls.map(Arc::new);
     let summary =
         runtime.block_on(proxy::run(listener, ctx, config.proxy.keep_serving, shutdown_signal()));
     // A run that ended with its session analyses everything it forwarded, however long that

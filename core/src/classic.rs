@@ -53,6 +53,11 @@ pub struct CommonArgs {
     /// Stop with Ctrl-C: files are flushed and statistics printed first.
     #[arg(long = "loop")]
     pub keep_serving: bool,
+    /// Intercept STARTTLS: when the client accepts the server's offer, terminate TLS on both
+    /// legs (the client is shown a self-signed certificate, its fingerprint logged with -v) so
+    /// the encrypted part of the session is analysed too.
+    #[arg(long)]
+    pub tls: bool,
     /// More diagnostics on stderr (-v: listening address and sessions, -vv: debug).
     /// RUST_LOG overrides.
     #[arg(short, long, action = ArgAction::Count)]
@@ -169,11 +174,13 @@ struct Document {
 /// The TOML text of the configuration file the options stand for.
 pub fn config_text<C: ClassicCommand>(command: &C) -> Result<String, ClassicError> {
     let common = command.common();
+    let tls = if common.tls { "intercept" } else { "off" };
     let proxy = toml::Table::from_iter([
         ("listen".to_owned(), common.listen().into()),
         ("server".to_owned(), common.server().into()),
         ("loop".to_owned(), common.keep_serving.into()),
         ("raw".to_owned(), command.raw().into()),
+        ("tls".to_owned(), tls.into()),
     ]);
     // Serialized, not formatted: host names, paths and filter values may hold quotes,
     // backslashes or newlines, which only a TOML writer escapes correctly.

@@ -35,6 +35,8 @@ pub const DEFAULT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_MAX_PARTIAL_BYTES: usize = 256 * 1024 * 1024;
 /// Default seconds shutdown waits for the pipeline to finish analysing what is queued.
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: f64 = 5.0;
+/// Default seconds each leg's TLS handshake may take.
+pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT_SECS: f64 = 10.0;
 
 /// A whole configuration.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -63,6 +65,21 @@ pub enum Overflow {
     Block,
     /// Never slow the traffic: drop the event, count it, report it.
     Drop,
+}
+
+/// What the proxy does with TLS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Relay a STARTTLS switch untouched: the rest of that session is ciphertext, forwarded but
+    /// not analysed (said once per session).
+    #[default]
+    Off,
+    /// Relay the STARTTLS offer and answer, then terminate TLS on both legs so the pipeline
+    /// sees the decrypted messages.
+    Intercept,
+    /// A TLS listener (the legacy CTIS port 5013): TLS from the first byte on both legs.
+    Always,
 }
 
 /// `[proxy]`.
@@ -109,6 +126,21 @@ pub struct ProxyConfig {
     /// How long to wait for the server to accept a connection.
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout_secs: f64,
+    /// STARTTLS interception, a TLS listener, or neither.
+    #[serde(default)]
+    pub tls: TlsMode,
+    /// The certificate chain (PEM) the proxy shows clients; none: a self-signed one made at start.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of `tls_cert`.
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) the server's certificate must chain to; none: not verified.
+    #[serde(default)]
+    pub tls_server_ca: Option<PathBuf>,
+    /// How long each leg's TLS handshake may take.
+    #[serde(default = "default_tls_handshake_timeout")]
+    pub tls_handshake_timeout_secs: f64,
 }
 
 fn default_listen() -> String {
@@ -132,6 +164,9 @@ fn default_max_line() -> usize {
 fn default_connect_timeout() -> f64 {
     10.0
 }
+fn default_tls_handshake_timeout() -> f64 {
+    DEFAULT_TLS_HANDSHAKE_TIMEOUT_SECS
+}
 
 impl Default for ProxyConfig {
     fn default() -> Self {
@@ -149,6 +184,11 @@ impl Default for ProxyConfig {
             max_line_bytes: default_max_line(),
             raw: false,
             connect_timeout_secs: default_connect_timeout(),
+            tls: TlsMode::default(),
+            tls_cert: None,
+            tls_key: None,
+            tls_server_ca: None,
+            tls_handshake_timeout_secs: default_tls_handshake_timeout(),
         }
     }
 }
@@ -295,9 +335,11 @@ impl Config {
         let text = read::read(path)?;
         let mut config = Config::parse(&path.display().to_string(), &text)?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for dir in &mut config.plugins.path {
-            if dir.is_relative() {
-                *dir = base.join(&*dir);
+        let proxy = &mut config.proxy;
+        let tls_files = [&mut proxy.tls_cert, &mut proxy.tls_key, &mut proxy.tls_server_ca];
+        for file in config.plugins.path.iter_mut().chain(tls_files.into_iter().flatten()) {
+            if file.is_relative() {
+                *file = base.join(&*file);
             }
         }
         Ok(config)
@@ -322,7 +364,8 @@ impl Config {
         Ok(config)
     }
 
-    fn error_at_proxy_key(&self, key: &str, message: String) -> ConfigError {
+    /// An error about `[proxy] key`, located at the key when the file has it.
+    pub fn error_at_proxy_key(&self, key: &str, message: String) -> ConfigError {
         let range = 0..self.source.text.len();
         let location = self.source.text.contains(key).then(|| self.source.locate_key(range, key));
         ConfigError { location, key: format!("proxy.{key}"), message }
@@ -352,6 +395,7 @@ impl Config {
             ("connect_timeout_secs", Some(p.connect_timeout_secs)),
             ("idle_timeout_secs", p.idle_timeout_secs),
             ("shutdown_timeout_secs", Some(p.shutdown_timeout_secs)),
+            ("tls_handshake_timeout_secs", Some(p.tls_handshake_timeout_secs)),
         ];
         for (key, seconds) in timeouts {
             if let Some(seconds) = seconds {
@@ -361,7 +405,35 @@ impl Config {
         if let Some(server) = &p.server {
             server_address(server).map_err(|m| self.error_at_proxy_key("server", m))?;
         }
-        Ok(())
+        self.validate_tls_keys()
+    }
+
+    /// The TLS keys that go together: the files themselves are read by [`crate::tls`], at
+    /// `check` and at start.
+    fn validate_tls_keys(&self) -> Result<(), ConfigError> {
+        let p = &self.proxy;
+        let files = [
+            ("tls_cert", &p.tls_cert),
+            ("tls_key", &p.tls_key),
+            ("tls_server_ca", &p.tls_server_ca),
+        ];
+        if p.tls == TlsMode::Off {
+            if let Some((key, _)) = files.iter().find(|(_, file)| file.is_some()) {
+                let msg = "is only used with tls = \"intercept\" or \"always\" (tls is \"off\")";
+                return Err(self.error_at_proxy_key(key, msg.into()));
+            }
+        }
+        match (&p.tls_cert, &p.tls_key) {
+            (Some(_), None) => Err(self.error_at_proxy_key(
+                "tls_cert",
+                "needs tls_key, the certificate's private key".into(),
+            )),
+            (None, Some(_)) => Err(self.error_at_proxy_key(
+                "tls_key",
+                "needs tls_cert, the certificate it is the key of".into(),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// An error about key `key` of the `index`-th `[[pipeline]]` entry.

@@ -20,6 +20,20 @@ pub struct Traffic {
     pub dropped: u64,
 }
 
+impl std::ops::Add for Traffic {
+    type Output = Traffic;
+
+    /// The figures of two phases of one direction (plain, then TLS after a STARTTLS switch).
+    fn add(self, other: Traffic) -> Traffic {
+        Traffic {
+            bytes: self.bytes + other.bytes,
+            messages: self.messages + other.messages,
+            reads: self.reads + other.reads,
+            dropped: self.dropped + other.dropped,
+        }
+    }
+}
+
 /// One event for the pipeline.
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -33,6 +47,8 @@ pub enum Event {
         client: String,
         /// Server address.
         server: String,
+        /// TLS from the first byte (a TLS listener); see `abi::SESSION_TLS`.
+        tls: bool,
     },
     /// The lines one read completed (or, in raw mode, the read itself), in order.
     Messages {

@@ -9,11 +9,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ctiproxy::app::{self, AppError};
-use ctiproxy::config::Config;
+use ctiproxy::config::{self, Config};
 use ctiproxy::demo;
 use ctiproxy::host::ProxyHost;
 use ctiproxy::loader::{self, LoadError, Registry, Standing};
-use ctiproxy::pipeline::Pipeline;
 use ctiproxy::replay;
 
 #[derive(Parser)]
@@ -146,9 +145,14 @@ fn run(config: &Config) -> anyhow::Result<ExitCode> {
 
 fn check(path: &Path) -> anyhow::Result<ExitCode> {
     let Some(config) = load_config(path) else { return Ok(ExitCode::FAILURE) };
+    let server = config.proxy.server.as_deref().and_then(|s| config::server_address(s).ok());
+    let tls_ok = reported(app::tls(&config, server.as_deref()))?.is_some();
     let Some(pipeline) = reported(app::check(&config, &app::registry(&config)))? else {
         return Ok(ExitCode::FAILURE);
     };
+    if !tls_ok {
+        return Ok(ExitCode::FAILURE);
+    }
     println!("{}: OK, pipeline: {}", path.display(), pipeline.labels().join(" > "));
     Ok(ExitCode::SUCCESS)
 }
@@ -158,11 +162,11 @@ fn load_config(path: &Path) -> Option<Config> {
     Config::load(path).map_err(|e| eprintln!("{e}")).ok()
 }
 
-/// A built pipeline, or its configuration errors reported on stderr, one problem per line
-/// (`None`).
-fn reported(built: Result<Pipeline, AppError>) -> anyhow::Result<Option<Pipeline>> {
-    match built {
-        Ok(pipeline) => Ok(Some(pipeline)),
+/// A configuration's errors reported on stderr, one problem per line (`None`); other errors
+/// passed on.
+fn reported<T>(result: Result<T, AppError>) -> anyhow::Result<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
         Err(AppError::Config(errors)) => {
             errors.iter().for_each(|e| eprintln!("{e}"));
             Ok(None)

@@ -220,12 +220,13 @@ impl Pipeline {
                     self.deliver_message(session, direction, ts, frame);
                 }
             }
-            Event::SessionStart { session, ts, client, server } => {
+            Event::SessionStart { session, ts, client, server, tls } => {
                 let start = SessionStart {
                     session_id: session,
                     timestamp_micros: ts,
                     client_addr: &client,
                     server_addr: &server,
+                    tls,
                 };
                 self.broadcast(&calls::session_start_event(&start));
             }

@@ -10,24 +10,33 @@
 //! a capture never holds a line the peer did not get, unless the peer was not reading, which
 //! the end reason then says); each socket then gets a FIN and its pending input is drained
 //! briefly, so closing never resets a peer that still had our last lines to read.
+//!
+//! TLS ([`crate::tls`]): on a TLS listener both handshakes run before anything is forwarded. A
+//! plain session is watched for a STARTTLS switch. With `intercept`, both directions pause at
+//! the switch (the server's confirmation forwarded, nothing read after it), the same sockets go
+//! through both handshakes, and forwarding resumes on the TLS streams, each message flagged
+//! `MSG_TLS`. With `off`, the rest of the session is forwarded but no longer analysed.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ctiproxy_plugin_api::{abi, Direction};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::config::ProxyConfig;
+use crate::config::{ProxyConfig, TlsMode};
 use crate::event::{now_micros, Event, Traffic};
 use crate::framer::{Frame, Framer};
+use crate::leg::WriteLeg;
 use crate::partials::PartialBudget;
 use crate::pipeline::PipelineHandle;
+use crate::tls::handshake;
+use crate::tls::starttls::{LineWatch, Negotiation, Seen};
+use crate::tls::TlsSetup;
 
 /// Why a direction stops when the proxy shuts down.
 const SHUTTING_DOWN: &str = "proxy shutting down";
@@ -63,6 +72,9 @@ pub struct SessionContext {
     pub max_sessions: Option<usize>,
     /// Becomes true when the proxy shuts down.
     pub shutdown: watch::Receiver<bool>,
+    /// TLS (`intercept` or `always`); none: `off`, STARTTLS sessions are not analysed after the
+    /// switch.
+    pub tls: Option<Arc<TlsSetup>>,
 }
 
 impl SessionContext {
@@ -79,6 +91,7 @@ impl SessionContext {
             idle_timeout: proxy.idle_timeout_secs.map(seconds),
             max_sessions: proxy.max_sessions,
             shutdown: watch::channel(false).1,
+            tls: None,
         }
     }
 }
@@ -125,6 +138,7 @@ pub async fn serve(
         ts: now_micros(),
         client: client_addr.to_string(),
         server: server_addr,
+        tls: ctx.tls.as_ref().is_some_and(|tls| tls.mode == TlsMode::Always),
     };
     ctx.pipeline.send_control(start);
     let _ = client.set_nodelay(true);
@@ -148,41 +162,125 @@ async fn forward(
     server: TcpStream,
     ctx: &SessionContext,
 ) -> (Traffic, Traffic, String) {
-    let (client_read, client_write) = client.into_split();
-    let (server_read, server_write) = server.into_split();
     let (abort_tx, abort_rx) = watch::channel(false);
-    let shared = Arc::new(Shared {
-        first_end: Mutex::new(None),
-        last_activity: AtomicI64::new(now_micros()),
-    });
-    let pump = |direction, from, to| {
-        Pump {
-            id,
-            direction,
-            ctx: ctx.clone(),
-            abort_tx: abort_tx.clone(),
-            abort_rx: abort_rx.clone(),
-            shared: shared.clone(),
-        }
-        .run(from, to)
-    };
-    let pumps = async {
-        tokio::join!(
-            pump(Direction::ClientToServer, client_read, server_write),
-            pump(Direction::ServerToClient, server_read, client_write)
-        )
-    };
-    tokio::pin!(pumps);
+    let session =
+        Session { id, ctx: ctx.clone(), abort_tx, abort_rx, shared: Arc::new(Shared::new()) };
+    let legs = session.forward(client, server);
+    tokio::pin!(legs);
     let (c2s, s2c) = match ctx.idle_timeout {
-        None => pumps.await,
+        None => legs.await,
         Some(idle) => tokio::select! {
-            done = &mut pumps => done,
-            () = watchdog(idle, &shared, &abort_tx) => pumps.await,
+            done = &mut legs => done,
+            () = watchdog(idle, &session.shared, &session.abort_tx) => legs.await,
         },
     };
-    let reason =
-        shared.first_end.lock().unwrap_or_else(PoisonError::into_inner).take().unwrap_or_default();
-    (c2s, s2c, reason)
+    let first_end = session.shared.first_end.lock().unwrap_or_else(PoisonError::into_inner).take();
+    (c2s, s2c, first_end.unwrap_or_default())
+}
+
+/// One session's forwarding: its phases (plain, then TLS after a switch, or TLS throughout)
+/// and the pumps of each.
+struct Session {
+    id: u64,
+    ctx: SessionContext,
+    abort_tx: watch::Sender<bool>,
+    abort_rx: watch::Receiver<bool>,
+    shared: Arc<Shared>,
+}
+
+impl Session {
+    fn pump(&self, direction: Direction, tls: bool) -> Pump {
+        Pump {
+            id: self.id,
+            direction,
+            tls,
+            ctx: self.ctx.clone(),
+            abort_tx: self.abort_tx.clone(),
+            abort_rx: self.abort_rx.clone(),
+            shared: self.shared.clone(),
+            watch: None,
+            switch: None,
+        }
+    }
+
+    async fn forward(&self, client: TcpStream, server: TcpStream) -> (Traffic, Traffic) {
+        match &self.ctx.tls {
+            Some(tls) if tls.mode == TlsMode::Always => self.encrypted(tls, client, server).await,
+            tls => self.plain(tls.clone(), client, server).await,
+        }
+    }
+
+    /// Forwards in plain text, watching for a STARTTLS switch; with `intercept` (`Some`), goes
+    /// on in TLS on the same sockets once both directions paused at the switch.
+    async fn plain(
+        &self,
+        intercept: Option<Arc<TlsSetup>>,
+        client: TcpStream,
+        server: TcpStream,
+    ) -> (Traffic, Traffic) {
+        let (client_read, client_write) = client.into_split();
+        let (server_read, server_write) = server.into_split();
+        let mut c2s = self.pump(Direction::ClientToServer, false);
+        let mut s2c = self.pump(Direction::ServerToClient, false);
+        for pump in [&mut c2s, &mut s2c] {
+            pump.watch = Some(LineWatch::new(pump.direction));
+        }
+        if intercept.is_some() {
+            // The client is stopped from reading the moment the server confirms: its next
+            // bytes are its TLS handshake, for the acceptor.
+            c2s.switch = Some(self.shared.switch.subscribe());
+        }
+        let (c2s, s2c) =
+            tokio::join!(c2s.run(client_read, server_write), s2c.run(server_read, client_write));
+        match (intercept, c2s.paused, s2c.paused) {
+            (Some(tls), Some((client_read, server_write)), Some((server_read, client_write))) => {
+                let client = client_read.reunite(client_write).expect("halves of one socket");
+                let server = server_read.reunite(server_write).expect("halves of one socket");
+                let (more_c2s, more_s2c) = self.encrypted(&tls, client, server).await;
+                (c2s.traffic + more_c2s, s2c.traffic + more_s2c)
+            }
+            _ => (c2s.traffic, s2c.traffic),
+        }
+    }
+
+    /// Runs both handshakes, then forwards the decrypted streams. A failed handshake ends the
+    /// session, its side and reason logged.
+    async fn encrypted(
+        &self,
+        tls: &TlsSetup,
+        client: TcpStream,
+        server: TcpStream,
+    ) -> (Traffic, Traffic) {
+        let mut abort = self.abort_rx.clone();
+        let handshakes = tokio::select! {
+            done = handshake::both(tls, client, server) => done,
+            why = stop_requested(&mut abort, &self.ctx.shutdown) => {
+                self.shared.note_end(why.to_owned());
+                return (Traffic::default(), Traffic::default());
+            }
+        };
+        let (client, server) = match handshakes {
+            Ok(legs) => legs,
+            Err(e) => {
+                tracing::warn!(session = self.id, "{e}; closing the session.");
+                self.shared.note_end(e.to_string());
+                return (Traffic::default(), Traffic::default());
+            }
+        };
+        tracing::info!(
+            session = self.id,
+            "TLS established on both legs (client: {}, server: {}); the pipeline sees the decrypted messages.",
+            handshake::version(client.get_ref().1),
+            handshake::version(server.get_ref().1)
+        );
+        let (client_read, client_write) = tokio::io::split(client);
+        let (server_read, server_write) = tokio::io::split(server);
+        let (c2s, s2c) = tokio::join!(
+            self.pump(Direction::ClientToServer, true).run(client_read, server_write),
+            self.pump(Direction::ServerToClient, true).run(server_read, client_write)
+        );
+        (c2s.traffic, s2c.traffic)
+    }
 }
 
 /// What both directions of a session share.
@@ -191,9 +289,25 @@ struct Shared {
     first_end: Mutex<Option<String>>,
     /// When the last byte arrived, either way (microseconds since the epoch).
     last_activity: AtomicI64,
+    /// The STARTTLS negotiation, as both directions saw it.
+    negotiation: Negotiation,
+    /// Becomes true when the server confirmed STARTTLS and the proxy intercepts.
+    switch: watch::Sender<bool>,
+    /// The session switched to TLS that the proxy does not intercept: forward, do not analyse.
+    opaque: AtomicBool,
 }
 
 impl Shared {
+    fn new() -> Shared {
+        Shared {
+            first_end: Mutex::new(None),
+            last_activity: AtomicI64::new(now_micros()),
+            negotiation: Negotiation::default(),
+            switch: watch::channel(false).0,
+            opaque: AtomicBool::new(false),
+        }
+    }
+
     fn note_end(&self, reason: String) {
         let mut first = self.first_end.lock().unwrap_or_else(PoisonError::into_inner);
         first.get_or_insert(reason);
@@ -227,14 +341,50 @@ async fn connect(ctx: &SessionContext) -> Result<TcpStream, String> {
     }
 }
 
+/// Resolves when a session must stop: a direction failed (or the idle watchdog fired), or the
+/// proxy shuts down.
+async fn stop_requested(
+    abort: &mut watch::Receiver<bool>,
+    shutdown: &watch::Receiver<bool>,
+) -> &'static str {
+    let mut shutdown = shutdown.clone();
+    tokio::select! {
+        _ = abort.wait_for(|a| *a) => "the other direction failed",
+        _ = shutdown.wait_for(|s| *s) => SHUTTING_DOWN,
+    }
+}
+
+/// Resolves when the server confirmed STARTTLS (never without a receiver).
+async fn switch_signalled(switch: &mut Option<watch::Receiver<bool>>) {
+    if let Some(switch) = switch {
+        if switch.wait_for(|s| *s).await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending().await
+}
+
 /// One direction of a session.
 struct Pump {
     id: u64,
     direction: Direction,
+    /// The legs are TLS: every message is flagged `MSG_TLS`.
+    tls: bool,
     ctx: SessionContext,
     abort_tx: watch::Sender<bool>,
     abort_rx: watch::Receiver<bool>,
     shared: Arc<Shared>,
+    /// Watches this direction's lines for the STARTTLS negotiation (plain sessions).
+    watch: Option<LineWatch>,
+    /// Client to server, intercepting: stop reading when the server confirms STARTTLS.
+    switch: Option<watch::Receiver<bool>>,
+}
+
+/// How a direction ended, with its figures.
+struct Pumped<R, W> {
+    traffic: Traffic,
+    /// At a STARTTLS switch: the halves, for the handshakes.
+    paused: Option<(R, W)>,
 }
 
 /// How forwarding one read went.
@@ -252,6 +402,8 @@ enum Step {
     Eof,
     Failed(std::io::Error),
     Stopped(&'static str),
+    /// The server confirmed STARTTLS: this direction pauses for the handshakes.
+    Switch,
 }
 
 impl Pump {
@@ -259,7 +411,11 @@ impl Pump {
         self.shared.note_end(reason);
     }
 
-    async fn run(mut self, mut from: OwnedReadHalf, mut to: OwnedWriteHalf) -> Traffic {
+    async fn run<R, W>(mut self, mut from: R, mut to: W) -> Pumped<R, W>
+    where
+        R: AsyncRead + Unpin,
+        W: WriteLeg,
+    {
         let (sender, receiver) = match self.direction {
             Direction::ClientToServer => ("client", "server"),
             Direction::ServerToClient => ("server", "client"),
@@ -271,17 +427,25 @@ impl Pump {
         // A tail left without a newline arrived with the last read, not at the close.
         let mut last_read = now_micros();
         let mut reset = false;
+        let mut paused = false;
         loop {
             match self.read(&mut from, &mut buf).await {
                 Step::Data(chunk) => {
                     let ts = now_micros();
                     last_read = ts;
                     self.shared.last_activity.store(ts, Ordering::Relaxed);
-                    if self.ctx.raw {
-                        let len = chunk.len() as u64;
-                        frames.push(Frame { line: chunk.clone(), len, flags: abi::MSG_RAW });
-                    } else {
-                        framer.push(&chunk, |f| frames.push(f));
+                    let Some((analysed, switching)) = self.negotiate(&chunk) else { break };
+                    if !self.shared.opaque.load(Ordering::Relaxed) {
+                        if self.ctx.raw {
+                            let len = analysed.len() as u64;
+                            frames.push(Frame { line: analysed, len, flags: abi::MSG_RAW });
+                        } else {
+                            framer.push(&analysed, |f| frames.push(f));
+                        }
+                    }
+                    let pause = switching && self.switch_intercepted();
+                    if switching && !pause {
+                        self.shared.opaque.store(true, Ordering::Relaxed);
                     }
                     let waiting = self.queue_now(&mut frames, ts, &mut traffic);
                     let stop = match self.write(&mut to, &chunk, receiver).await {
@@ -306,6 +470,10 @@ impl Pump {
                             break;
                         }
                     }
+                    if pause {
+                        paused = true;
+                        break;
+                    }
                 }
                 Step::Eof => {
                     self.note_end(format!("{sender} closed"));
@@ -322,26 +490,80 @@ impl Pump {
                     self.stop(&mut from, &mut to, why).await;
                     break;
                 }
+                Step::Switch => {
+                    paused = true;
+                    break;
+                }
             }
-        }
-        if reset {
-            // Pass a reset on as a reset, not as a clean end of stream: no FIN from this half,
-            // and the socket closes with linger 0 when the other direction lets go of it.
-            let _ = to.as_ref().set_zero_linger();
-            to.forget();
         }
         frames.extend(framer.finish());
         if let Some(event) = self.queue_now(&mut frames, last_read, &mut traffic) {
             self.wait_for_room(event, &mut traffic).await;
         }
-        traffic
+        let paused = if paused {
+            Some((from, to))
+        } else {
+            if reset {
+                to.pass_reset();
+            }
+            None
+        };
+        Pumped { traffic, paused }
+    }
+
+    /// Scans a read for the STARTTLS negotiation. Returns the part of it that is plain text
+    /// (for the pipeline) and whether the switch follows it; `None` when the session must end.
+    fn negotiate(&mut self, chunk: &Bytes) -> Option<(Bytes, bool)> {
+        let Some(watch) = &mut self.watch else { return Some((chunk.clone(), false)) };
+        match watch.scan(chunk, &self.shared.negotiation) {
+            Seen::Nothing => Some((chunk.clone(), false)),
+            Seen::Declined => {
+                tracing::info!(
+                    session = self.id,
+                    "The client did not accept STARTTLS; the session goes on in plain text."
+                );
+                Some((chunk.clone(), false))
+            }
+            Seen::Switch { at } if at < chunk.len() && self.ctx.tls.is_some() => {
+                let extra = chunk.len() - at;
+                self.fail(format!("the server sent {extra} bytes after its STARTTLS confirmation, before the TLS handshake"));
+                None
+            }
+            Seen::Switch { at } => Some((chunk.slice(..at), true)),
+        }
+    }
+
+    /// At the server's STARTTLS confirmation: pauses both directions when intercepting (true),
+    /// else says once that the rest of the session is not analysed (false).
+    fn switch_intercepted(&self) -> bool {
+        if self.ctx.tls.is_some() {
+            tracing::info!(session = self.id, "STARTTLS accepted: switching both legs to TLS.");
+            // Before the confirmation is forwarded: the client's next bytes are its handshake.
+            self.shared.switch.send_replace(true);
+            return true;
+        }
+        tracing::warn!(
+            session = self.id,
+            "Session {} switched to TLS (STARTTLS): the rest of it is encrypted and is forwarded but not analysed. Set [proxy] tls = \"intercept\" (--tls) to analyse it.",
+            self.id
+        );
+        false
     }
 
     /// Writes a chunk the pipeline may already have: a stop during the write gives the peer
     /// [`WRITE_GRACE`] to take it, so the capture never holds a line the peer did not get; only
     /// a peer that is not reading has it abandoned, and the end reason says so.
-    async fn write(&mut self, to: &mut OwnedWriteHalf, chunk: &[u8], receiver: &str) -> Written {
-        let write = to.write_all(chunk);
+    async fn write<W: AsyncWrite + Unpin>(
+        &mut self,
+        to: &mut W,
+        chunk: &[u8],
+        receiver: &str,
+    ) -> Written {
+        // A TLS leg holds what it encrypted until flushed.
+        let write = async {
+            to.write_all(chunk).await?;
+            to.flush().await
+        };
         tokio::pin!(write);
         let why = tokio::select! {
             written = &mut write => return match written {
@@ -363,7 +585,11 @@ impl Pump {
 
     /// Ends this direction on a stop: a FIN to the receiver, and on a shutdown the sender's
     /// pending input drained, so its socket closes without a reset.
-    async fn stop(&mut self, from: &mut OwnedReadHalf, to: &mut OwnedWriteHalf, why: &'static str) {
+    async fn stop<R, W>(&mut self, from: &mut R, to: &mut W, why: &'static str)
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
         self.note_end(why.to_owned());
         let _ = to.shutdown().await;
         if why == SHUTTING_DOWN {
@@ -378,16 +604,18 @@ impl Pump {
 
     /// Resolves when this direction must stop: the other one failed, or the proxy shuts down.
     async fn stopped(&mut self) -> &'static str {
-        let mut shutdown = self.ctx.shutdown.clone();
-        tokio::select! {
-            _ = self.abort_rx.wait_for(|a| *a) => "the other direction failed",
-            _ = shutdown.wait_for(|s| *s) => SHUTTING_DOWN,
-        }
+        stop_requested(&mut self.abort_rx, &self.ctx.shutdown).await
     }
 
-    async fn read(&mut self, from: &mut OwnedReadHalf, buf: &mut BytesMut) -> Step {
+    async fn read<R: AsyncRead + Unpin>(&mut self, from: &mut R, buf: &mut BytesMut) -> Step {
         buf.reserve(READ_SIZE);
+        let mut switch = self.switch.clone();
         tokio::select! {
+            // In this order: once the server confirmed STARTTLS, the client's next bytes are its
+            // TLS handshake and must stay unread; a stop must not wait for a peer that floods.
+            biased;
+            () = switch_signalled(&mut switch) => Step::Switch,
+            why = self.stopped() => Step::Stopped(why),
             read = from.read_buf(buf) => match read {
                 Ok(0) => Step::Eof,
                 // A small read is copied out, so queued lines do not each pin a whole read
@@ -396,7 +624,6 @@ impl Pump {
                 Ok(_) => Step::Data(buf.split().freeze()),
                 Err(e) => Step::Failed(e),
             },
-            why = self.stopped() => Step::Stopped(why),
         }
     }
 
@@ -406,6 +633,9 @@ impl Pump {
             return None;
         }
         traffic.messages += frames.len() as u64;
+        if self.tls {
+            frames.iter_mut().for_each(|f| f.flags |= abi::MSG_TLS);
+        }
         let frames = std::mem::take(frames);
         Some(Event::Messages { session: self.id, direction: self.direction, ts, frames })
     }
@@ -445,7 +675,7 @@ impl Pump {
 /// Reads and discards what the peer still sends, briefly, so that closing the socket sends a
 /// FIN: closing with unread input would send a reset, which makes the peer's kernel discard the
 /// last lines we forwarded to it before its application read them.
-async fn drain(from: &mut OwnedReadHalf) {
+async fn drain<R: AsyncRead + Unpin>(from: &mut R) {
     let mut sink = vec![0u8; READ_SIZE];
     let _ = tokio::time::timeout(DRAIN, async {
         while matches!(from.read(&mut sink).await, Ok(n) if n > 0) {}

@@ -8,31 +8,15 @@ use std::thread;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use sha2::{Digest, Sha256};
-use support::{ctiproxy, proxy_config, write_config, Running};
-
-/// Random newline-terminated JSON lines, the first naming the client.
-fn payload(rng: &mut StdRng, id: usize, side: &str, lines: usize) -> Vec<u8> {
-    let mut out =
-        format!("{{\"class\":\"hello\",\"client\":{id},\"side\":\"{side}\"}}\n").into_bytes();
-    for seq in 0..lines {
-        let pad_len =
-            if rng.gen_bool(0.05) { rng.gen_range(10_000..120_000) } else { rng.gen_range(0..600) };
-        let pad: String = (0..pad_len).map(|_| rng.gen_range(b'a'..=b'z') as char).collect();
-        out.extend_from_slice(
-            format!("{{\"class\":\"data\",\"seq\":{seq},\"pad\":\"{pad}\"}}\n").as_bytes(),
-        );
-    }
-    out
-}
+use support::{ctiproxy, payload, proxy_config, write_config, Running};
 
 /// Writes in random chunks from 1 byte to 64 KiB.
 fn write_chunked(stream: &mut TcpStream, data: &[u8], rng: &mut StdRng) {
     let mut at = 0;
     while at < data.len() {
-        let size = 1usize << rng.gen_range(0..=16);
-        let size = rng.gen_range(1..=size).min(data.len() - at);
+        let size = support::chunk_size(rng, data.len() - at);
         stream.write_all(&data[at..at + size]).unwrap();
         at += size;
     }

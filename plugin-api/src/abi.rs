@@ -61,6 +61,14 @@ pub const MSG_OVERSIZE: u32 = 1;
 pub const MSG_RAW: u32 = 1 << 1;
 /// Message flag: the peer closed the connection before a final newline; this is the tail.
 pub const MSG_NO_NEWLINE: u32 = 1 << 2;
+/// Message flag: the message travelled encrypted (TLS) and the proxy decrypted it: every message
+/// after a STARTTLS switch, and every message of a session on a TLS listener.
+pub const MSG_TLS: u32 = 1 << 3;
+
+/// Session-start flag: the session is TLS from its first byte (a TLS listener, `tls = "always"`).
+/// A STARTTLS session starts in plain text, so its start has no flag; its messages after the
+/// switch carry [`MSG_TLS`].
+pub const SESSION_TLS: u32 = 1;
 
 /// Status: success (`create`), or "pass the message on unchanged" (`on_event`).
 pub const STATUS_OK: u32 = 0;
@@ -265,7 +273,7 @@ pub struct Event<'a> {
     pub kind: u32,
     /// `DIR_*` for messages, 0 otherwise.
     pub direction: u32,
-    /// `MSG_*` bits for messages.
+    /// `MSG_*` bits for messages, `SESSION_*` bits for a session start.
     pub flags: u32,
     /// Reserved, zero.
     pub reserved: u32,

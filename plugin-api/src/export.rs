@@ -141,6 +141,7 @@ fn dispatch<P: Plugin>(plugin: &mut P, event: &Event<'_>) -> Verdict {
                 timestamp_micros: event.ts_unix_micros,
                 client_addr: &client,
                 server_addr: &server,
+                tls: event.flags & abi::SESSION_TLS != 0,
             });
             Verdict::Pass
         }

@@ -138,6 +138,7 @@ impl<P: Plugin> Harness<P> {
             timestamp_micros: ts,
             client_addr: "127.0.0.1:40000",
             server_addr: "127.0.0.1:5003",
+            tls: false,
         };
         if let Some(fault) = self.instance.call(&instance::session_start_event(&start)).into_fault()
         {

@@ -167,6 +167,7 @@ pub fn session_start_event<'a>(start: &crate::SessionStart<'a>) -> Event<'a> {
         ts_unix_micros: start.timestamp_micros,
         client_addr: Str::from_str(start.client_addr),
         server_addr: Str::from_str(start.server_addr),
+        flags: if start.tls { abi::SESSION_TLS } else { 0 },
         ..empty_event(abi::EVENT_SESSION_START)
     }
 }

@@ -157,6 +157,12 @@ impl<'a> Message<'a> {
         self.flags & abi::MSG_NO_NEWLINE != 0
     }
 
+    /// The message travelled encrypted and the proxy decrypted it (after a STARTTLS switch, or
+    /// on a TLS listener).
+    pub fn is_tls(&self) -> bool {
+        self.flags & abi::MSG_TLS != 0
+    }
+
     /// The `abi::MSG_*` bits.
     pub fn flags(&self) -> u32 {
         self.flags
@@ -192,6 +198,9 @@ pub struct SessionStart<'a> {
     pub client_addr: &'a str,
     /// The server's address.
     pub server_addr: &'a str,
+    /// TLS from the first byte (a TLS listener). A STARTTLS session starts in plain text: its
+    /// messages after the switch say [`Message::is_tls`].
+    pub tls: bool,
 }
 
 /// A session ended; no more messages for it will follow. `Default` gives zero figures, so tests

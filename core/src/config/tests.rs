@@ -100,3 +100,21 @@ fn a_crlf_line_ending_is_not_part_of_the_snippet() {
     let err = Config::parse("c.toml", "[proxy]\r\nqueue = \"big\"\r\n").unwrap_err().to_string();
     assert!(err.ends_with("    2 | queue = \"big\""), "{err:?}");
 }
+
+#[test]
+fn tls_is_off_by_default_and_its_keys_go_together() {
+    let c = Config::parse("c.toml", "").unwrap();
+    assert_eq!(c.proxy.tls, TlsMode::Off);
+    let c = Config::parse("c.toml", "[proxy]\ntls = \"intercept\"\n").unwrap();
+    assert_eq!(c.proxy.tls, TlsMode::Intercept);
+    let err = Config::parse("c.toml", "[proxy]\ntls = \"on\"\n").unwrap_err().to_string();
+    assert!(err.starts_with("c.toml:2:7: proxy.tls: unknown variant `on`"), "{err}");
+    let err = Config::parse("c.toml", "[proxy]\ntls = \"always\"\ntls_cert = \"c.pem\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("c.toml:3:1: proxy.tls_cert: needs tls_key"), "{err}");
+    let err = Config::parse("c.toml", "[proxy]\ntls_server_ca = \"ca.pem\"\n").unwrap_err();
+    assert!(err.to_string().contains("proxy.tls_server_ca: is only used with tls"), "{err}");
+    let err = Config::parse("c.toml", "[proxy]\ntls_handshake_timeout_secs = 0\n").unwrap_err();
+    assert!(err.to_string().contains("must be a positive number"), "{err}");
+}

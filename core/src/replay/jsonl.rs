@@ -1,5 +1,5 @@
 //! Reads the save plugin's JSON-lines capture (format in plugins/save/README.md) one record at
-//! a time, keeping each message's flags (oversize with its full length, raw, no newline) so the
+//! a time, keeping each message's flags (oversize with its full length, raw, no newline, TLS) so the
 //! plugins see what they saw live. Unknown keys are ignored, as the format asks of readers.
 
 use std::io::BufRead;
@@ -35,6 +35,9 @@ struct Raw {
     raw: bool,
     #[serde(default)]
     no_newline: bool,
+    /// A start record: TLS from the first byte; a message record: decrypted from TLS.
+    #[serde(default)]
+    tls: bool,
     // An end record's figures (absent ones count as zero). Not a flattened struct: serde
     // buffers every key of a record with a flattened field, `line` included.
     #[serde(default)]
@@ -87,6 +90,7 @@ impl<R: BufRead> JsonlReader<R> {
                 ts,
                 client: raw.client.unwrap_or_default(),
                 server: raw.server.unwrap_or_default(),
+                tls: raw.tls,
             }),
             Some("end") => {
                 let f = &raw;
@@ -130,6 +134,7 @@ impl<R: BufRead> JsonlReader<R> {
             (raw.oversize, abi::MSG_OVERSIZE),
             (raw.raw, abi::MSG_RAW),
             (raw.no_newline, abi::MSG_NO_NEWLINE),
+            (raw.tls, abi::MSG_TLS),
         ]
         .iter()
         .filter(|(set, _)| *set)

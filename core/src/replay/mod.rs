@@ -145,6 +145,7 @@ impl Replay {
             ts: start,
             client: client.display().to_string(),
             server: server.display().to_string(),
+            tls: false,
         });
         while !self.feed.stopped() {
             let Some((direction, ts, frame)) = pair.next_message()? else { break };

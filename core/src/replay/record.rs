@@ -19,6 +19,8 @@ pub enum Record {
         client: String,
         /// Server address.
         server: String,
+        /// TLS from the first byte (recorded `"tls": true`).
+        tls: bool,
     },
     /// A message.
     Message {

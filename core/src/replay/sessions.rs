@@ -42,12 +42,12 @@ impl Sessions {
     pub fn apply(&mut self, record: Record, emit: &mut impl FnMut(Event)) {
         self.last_ts = record.ts();
         match record {
-            Record::Start { session, ts, client, server } => {
+            Record::Start { session, ts, client, server, tls } => {
                 // A second start for an open id: an earlier run appended to the same file
                 // stopped without writing that session's end.
                 self.close(session, ts, CAPTURE_ENDED, emit);
                 let id = self.begin(session);
-                emit(Event::SessionStart { session: id, ts, client, server });
+                emit(Event::SessionStart { session: id, ts, client, server, tls });
             }
             Record::Message { session, ts, direction, frame } => {
                 let open = self.ensure_open(session, ts, emit);
@@ -82,7 +82,7 @@ impl Sessions {
         if !self.open.contains_key(&recorded) {
             let id = self.begin(recorded);
             let (client, server) = (UNKNOWN_ADDRESS.to_owned(), UNKNOWN_ADDRESS.to_owned());
-            emit(Event::SessionStart { session: id, ts, client, server });
+            emit(Event::SessionStart { session: id, ts, client, server, tls: false });
         }
         self.open.get_mut(&recorded).expect("opened above")
     }
@@ -130,7 +130,7 @@ mod tests {
     }
 
     fn start(session: u64) -> Record {
-        Record::Start { session, ts: 1, client: "c".into(), server: "s".into() }
+        Record::Start { session, ts: 1, client: "c".into(), server: "s".into(), tls: false }
     }
 
     /// (kind, replayed id) of each event.

@@ -9,6 +9,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use rand::rngs::StdRng;
+use rand::Rng;
+
 #[allow(unused_imports)]
 pub use ctiproxy::demo::{parse_script, play, start_client, start_server, Step, Transcript};
 
@@ -268,6 +271,27 @@ impl Drop for Running {
 /// Reads lines from a stream until EOF.
 pub fn read_lines(stream: std::net::TcpStream) -> Vec<String> {
     BufReader::new(stream).lines().map_while(Result::ok).collect()
+}
+
+/// Random newline-terminated JSON lines, the first naming the client.
+pub fn payload(rng: &mut StdRng, id: usize, side: &str, lines: usize) -> Vec<u8> {
+    let mut out =
+        format!("{{\"class\":\"hello\",\"client\":{id},\"side\":\"{side}\"}}\n").into_bytes();
+    for seq in 0..lines {
+        let pad_len =
+            if rng.gen_bool(0.05) { rng.gen_range(10_000..120_000) } else { rng.gen_range(0..600) };
+        let pad: String = (0..pad_len).map(|_| rng.gen_range(b'a'..=b'z') as char).collect();
+        out.extend_from_slice(
+            format!("{{\"class\":\"data\",\"seq\":{seq},\"pad\":\"{pad}\"}}\n").as_bytes(),
+        );
+    }
+    out
+}
+
+/// The size of the next write of a random chunking: 1 byte to 64 KiB, at most `left`.
+pub fn chunk_size(rng: &mut StdRng, left: usize) -> usize {
+    let size = 1usize << rng.gen_range(0..=16);
+    rng.gen_range(1..=size).min(left)
 }
 
 /// A config for a proxy on an ephemeral port in front of `server`, with `pipeline` appended.

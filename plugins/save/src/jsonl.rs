@@ -39,6 +39,7 @@ impl Store for Jsonl {
             event: "start",
             client: start.client_addr,
             server: start.server_addr,
+            tls: start.tls,
         });
     }
 
@@ -92,6 +93,9 @@ struct StartRecord<'a> {
     event: &'static str,
     client: &'a str,
     server: &'a str,
+    /// TLS from the first byte (a TLS listener); a STARTTLS session marks its messages instead.
+    #[serde(skip_serializing_if = "is_false")]
+    tls: bool,
 }
 
 #[derive(Serialize)]
@@ -128,6 +132,9 @@ struct MessageRecord<'a> {
     raw: bool,
     #[serde(skip_serializing_if = "is_false")]
     no_newline: bool,
+    /// Decrypted: it travelled in TLS (after a STARTTLS switch, or on a TLS listener).
+    #[serde(skip_serializing_if = "is_false")]
+    tls: bool,
 }
 
 impl<'a> MessageRecord<'a> {
@@ -146,6 +153,7 @@ impl<'a> MessageRecord<'a> {
             len: message.is_oversize().then(|| message.len()),
             raw: message.is_raw(),
             no_newline: message.lacks_newline(),
+            tls: message.is_tls(),
         }
     }
 }
