@@ -245,10 +245,13 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A complete head: its length, and the body's framing or why the reply is refused.
+pub(crate) type Head = (usize, Result<Framing, Error>);
+
 /// Parses the head at the start of `buffer`: `None` while it is incomplete; once complete, its
 /// length and how the body is framed, or why the reply is refused (a status other than 200, a
 /// framing that makes no sense), so the caller can still show the head it refuses.
-pub(crate) fn parse_head(buffer: &[u8]) -> Result<Option<(usize, Result<Framing, Error>)>, Error> {
+pub(crate) fn parse_head(buffer: &[u8]) -> Result<Option<Head>, Error> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let head_len = match response.parse(buffer) {
