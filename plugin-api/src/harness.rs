@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::abi::PluginDescriptor;
 use crate::error::{ConfigError, CreateError};
 use crate::export::descriptor;
 use crate::host::Level;
@@ -71,6 +72,14 @@ impl HostServices for Capture {
     }
 }
 
+// A constant rather than a leaked box: a fuzz target builds millions of harnesses, and each
+// leak would count against its memory limit.
+struct Descriptor<P>(PhantomData<P>);
+
+impl<P: Plugin> Descriptor<P> {
+    const DESCRIPTOR: PluginDescriptor = descriptor::<P>("harness");
+}
+
 /// A plugin instance under test, with a fake host that records everything.
 pub struct Harness<P: Plugin> {
     instance: Instance,
@@ -109,9 +118,9 @@ impl<P: Plugin> Harness<P> {
 
     fn with_capture(config_toml: &str, capture: Capture) -> Result<Self, CreateError> {
         let json = toml_to_json(config_toml).map_err(CreateError::Config)?;
-        let desc: &'static _ = Box::leak(Box::new(descriptor::<P>("harness")));
+        let desc: &'static PluginDescriptor = &Descriptor::<P>::DESCRIPTOR;
         #[allow(unsafe_code)]
-        // SAFETY: a live descriptor built by this crate, leaked so it lives forever.
+        // SAFETY: a descriptor built by this crate, a constant that lives forever.
         let vtable = unsafe { Vtable::from_descriptor(desc) }
             .map_err(|e| CreateError::Failed(e.to_string()))?;
         let capture = Arc::new(capture);

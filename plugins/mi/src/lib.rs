@@ -22,6 +22,8 @@ mod client;
 mod depth;
 mod error;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod mwi;
 pub mod plugin;
 mod request;

@@ -92,6 +92,11 @@ impl Decoded {
         self.id == id || (self.id.is_null() && self.outcome.is_err())
     }
 
+    /// The reply's `id` member (`null` when it has none).
+    pub(crate) fn id(&self) -> &Value {
+        &self.id
+    }
+
     /// The result, or the MI error as an [`Error::Mi`].
     pub(crate) fn into_result(self) -> Result<Reply, Error> {
         self.outcome.map_err(Error::Mi)

@@ -65,7 +65,7 @@ impl Fifo {
         self.write_request(line.as_bytes(), deadline)?;
         let reply = read_until_eof(&reader, deadline)?;
         wiretap.received(&reply);
-        decode_for(&reply, request.id)
+        decode_reply(&reply, request.id)
     }
 
     fn write_request(&self, line: &[u8], deadline: &Deadline) -> Result<(), Error> {
@@ -94,6 +94,12 @@ impl Fifo {
             }
         }
     }
+}
+
+/// Decodes what was read from the reply FIFO: one JSON-RPC reply, which must answer `id` (the
+/// FIFO is ours alone, so no stale reply can be in it), and nothing after it but whitespace.
+pub(crate) fn decode_reply(reply: &[u8], id: u32) -> Result<Reply, Error> {
+    decode_for(reply, id)
 }
 
 /// The per-request reply FIFO, unlinked when dropped.

@@ -97,9 +97,14 @@ impl HttpTarget {
     }
 }
 
-enum Framing {
+/// How the body of a 200 reply ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// After this many bytes (`Content-Length`).
     Length(usize),
+    /// `Transfer-Encoding: chunked`.
     Chunked,
+    /// When the server closes the connection.
     UntilClose,
 }
 
@@ -172,22 +177,9 @@ impl<'a> Reader<'a> {
     }
 
     fn parse_head(&self) -> Result<Option<(usize, Framing)>, Error> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
-        let head_len = match response.parse(&self.buffer) {
-            Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(e) => return Err(Error::malformed(format!("bad HTTP reply: {e}"), &self.buffer)),
-        };
+        let Some((head_len, framing)) = parse_head(&self.buffer)? else { return Ok(None) };
         self.wiretap.received(&self.buffer[..head_len]);
-        let status = response.code.unwrap_or_default();
-        if status != 200 {
-            return Err(Error::HttpStatus {
-                status,
-                reason: response.reason.unwrap_or_default().to_owned(),
-            });
-        }
-        Ok(Some((head_len, framing(response.headers, &self.buffer)?)))
+        Ok(Some((head_len, framing?)))
     }
 
     fn read_length(mut self, length: usize) -> Result<Vec<u8>, Error> {
@@ -251,6 +243,28 @@ impl<'a> Reader<'a> {
             _ => Ok(()),
         }
     }
+}
+
+/// A complete head: its length, and the body's framing or why the reply is refused.
+pub(crate) type Head = (usize, Result<Framing, Error>);
+
+/// Parses the head at the start of `buffer`: `None` while it is incomplete; once complete, its
+/// length and how the body is framed, or why the reply is refused (a status other than 200, a
+/// framing that makes no sense), so the caller can still show the head it refuses.
+pub(crate) fn parse_head(buffer: &[u8]) -> Result<Option<Head>, Error> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let head_len = match response.parse(buffer) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(Error::malformed(format!("bad HTTP reply: {e}"), buffer)),
+    };
+    let status = response.code.unwrap_or_default();
+    if status != 200 {
+        let reason = response.reason.unwrap_or_default().to_owned();
+        return Ok(Some((head_len, Err(Error::HttpStatus { status, reason }))));
+    }
+    Ok(Some((head_len, framing(response.headers, buffer))))
 }
 
 fn framing(headers: &[httparse::Header<'_>], raw: &[u8]) -> Result<Framing, Error> {
