@@ -166,9 +166,8 @@ pub fn message_event<'a>(
 /// reused from message to message, or no tape when the line is not JSON, is oversize (only a
 /// preview) or a raw read (not one line).
 pub fn index_line(line: &[u8], flags: u32, nodes: &mut Vec<Node>) {
-    if flags & (abi::MSG_OVERSIZE | abi::MSG_RAW) != 0 {
-        nodes.clear();
-    } else if crate::index::parse_into(line, nodes).is_err() {
+    let one_whole_line = flags & (abi::MSG_OVERSIZE | abi::MSG_RAW) == 0;
+    if !one_whole_line || crate::index::parse_into(line, nodes).is_err() {
         nodes.clear();
     }
 }
