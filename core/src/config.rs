@@ -30,7 +30,7 @@ pub const MAX_QUEUE: usize = 1 << 24;
 /// Default number of events between the proxy and the pipeline (an event is one read's lines).
 pub const DEFAULT_QUEUE: usize = 8_192;
 /// Default bytes the queued events may pin, what they really weigh (lines and bookkeeping).
-pub const DEFAULT_QUEUE_BYTES: usize = 64 * 1024 * 1024;
+pub const DEFAULT_QUEUE_BYTES: usize = 8 * 1024 * 1024;
 /// Default bytes all sessions together may hold in unfinished lines.
 pub const DEFAULT_MAX_PARTIAL_BYTES: usize = 256 * 1024 * 1024;
 /// Default seconds shutdown waits for the pipeline to finish analysing what is queued.

@@ -67,6 +67,8 @@ pub struct Pipeline {
     stages: Vec<Stage>,
     host: Arc<ProxyHost>,
     busy: Busy,
+    /// The current line's JSON tape, reused from line to line.
+    nodes: Vec<ctiproxy_plugin_api::index::Node>,
 }
 
 /// An event in the queue, with the room it holds until it is delivered.
@@ -146,7 +148,7 @@ impl Pipeline {
             }
         }
         if errors.is_empty() {
-            Ok(Pipeline { stages, host, busy: Arc::new(AtomicUsize::new(IDLE)) })
+            Ok(Pipeline { stages, host, busy: Arc::new(AtomicUsize::new(IDLE)), nodes: Vec::new() })
         } else {
             Err(errors)
         }
@@ -248,8 +250,11 @@ impl Pipeline {
         }
     }
 
+    /// Calls every stage with one line, indexed once: the tape is built here and lent to every
+    /// plugin; a replacement is indexed again for the plugins after the one that replaced it.
     fn deliver_message(&mut self, session: u64, direction: Direction, ts: i64, frame: &Frame) {
         let mut replaced: Option<Vec<u8>> = None;
+        calls::index_line(&frame.line, frame.flags, &mut self.nodes);
         for (index, stage) in self.stages.iter_mut().enumerate() {
             let line = replaced.as_deref().unwrap_or(&frame.line);
             // A replacement is a whole line: it is no longer an oversize preview.
@@ -259,10 +264,14 @@ impl Pipeline {
                 }
                 None => (frame.len, frame.flags),
             };
-            let event = calls::message_event(session, direction, ts, line, len, flags);
+            let event = calls::message_event(session, direction, ts, line, len, flags, &self.nodes);
             match stage.call(&event, index, &self.busy) {
                 Outcome::Drop => break,
-                Outcome::Replace(bytes) => replaced = Some(bytes),
+                Outcome::Replace(bytes) => {
+                    let flags = frame.flags & !ctiproxy_plugin_api::abi::MSG_OVERSIZE;
+                    calls::index_line(&bytes, flags, &mut self.nodes);
+                    replaced = Some(bytes);
+                }
                 _ => {}
             }
         }

@@ -23,6 +23,8 @@ use std::ffi::c_void;
 use std::marker::PhantomData;
 use std::mem::{align_of, offset_of, size_of};
 
+pub use crate::index::Node;
+
 /// The ABI major version this crate speaks. A host refuses plugins built for another major.
 pub const ABI_VERSION: u32 = 1;
 
@@ -140,6 +142,43 @@ impl<'a> Str<'a> {
             return &[];
         }
         // SAFETY: the caller guarantees ptr/len describe live bytes for 'a (see above).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// A borrowed slice of index nodes (the JSON tape of a message line, see [`crate::index`]): the
+/// host parses each line once and lends the tape to every plugin with the line.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Nodes<'a> {
+    /// First node; may be dangling when `len == 0`.
+    pub ptr: *const Node,
+    /// Number of nodes; 0 when the line is not JSON (or was not indexed: raw, oversize).
+    pub len: usize,
+    _borrow: PhantomData<&'a [Node]>,
+}
+
+impl<'a> Nodes<'a> {
+    /// Borrows a tape for the boundary.
+    pub const fn new(nodes: &'a [Node]) -> Self {
+        Nodes { ptr: nodes.as_ptr(), len: nodes.len(), _borrow: PhantomData }
+    }
+
+    /// No tape.
+    pub const fn empty() -> Self {
+        Self::new(&[])
+    }
+
+    /// Views the nodes again.
+    ///
+    /// # Safety
+    /// As [`Str::as_bytes`]: `ptr` must point at `len` nodes valid for `'a`, which holds for every
+    /// `Nodes` the host lends in a call, for the duration of that call.
+    pub unsafe fn as_slice(&self) -> &'a [Node] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: the caller guarantees ptr/len describe live nodes for 'a (see above).
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 }
@@ -305,6 +344,10 @@ pub struct Event<'a> {
     pub reads_s2c: u64,
     /// Events of this session the pipeline lost to a full queue (`overflow = "drop"`).
     pub dropped: u64,
+    /// Messages: the line's JSON tape, parsed once by the host (empty when the line is not JSON,
+    /// is oversize or a raw read); borrowed for the call. A replaced line is indexed again for
+    /// the plugins after the one that replaced it.
+    pub index: Nodes<'a>,
 }
 
 /// Services the host offers a plugin instance, passed to `create`. The host never frees it (a
@@ -337,7 +380,7 @@ pub struct HostApi {
 /// against a plugin-api whose structs differ reports another value and is refused, even if it
 /// claims the same [`ABI_VERSION`].
 pub const LAYOUT_HASH: u64 = {
-    let parts: [usize; 56] = [
+    let parts: [usize; 66] = [
         size_of::<Str>(),
         align_of::<Str>(),
         offset_of!(Str, len),
@@ -378,6 +421,16 @@ pub const LAYOUT_HASH: u64 = {
         offset_of!(Event, reads_c2s),
         offset_of!(Event, reads_s2c),
         offset_of!(Event, dropped),
+        offset_of!(Event, index),
+        size_of::<Nodes>(),
+        offset_of!(Nodes, len),
+        size_of::<Node>(),
+        align_of::<Node>(),
+        offset_of!(Node, end),
+        offset_of!(Node, next),
+        offset_of!(Node, count),
+        offset_of!(Node, kind),
+        offset_of!(Node, flags),
         size_of::<HostApi>(),
         align_of::<HostApi>(),
         offset_of!(HostApi, flags),

@@ -1,5 +1,5 @@
-//! A message shown to a human: decoded JSON with sorted keys (compact or pretty), or the bytes as
-//! they came when it is not JSON, is a raw read or is oversize. The spy prints it under its
+//! A message shown to a human: its JSON with sorted keys (compact or pretty) and every number as
+//! it was written, or the bytes as they came when it is not JSON, is a raw read or is oversize. The spy prints it under its
 //! headers and the save plugin writes it to its classic files, so a saved capture reads exactly
 //! like the spy's output.
 //!
@@ -7,9 +7,9 @@
 //! `\u009b` inside JSON strings) instead of being sent to the terminal to obey; anywhere else
 //! (a file, a pipe) the bytes are kept exact, because captures and scripts rely on them.
 
-use std::io::{self, Write};
+use std::io::Write;
 
-use crate::sorted_json;
+use crate::index::{self, Writer};
 use crate::visible::{self, Newlines};
 use crate::Message;
 
@@ -24,64 +24,63 @@ pub struct BodyStyle {
     pub visible: bool,
 }
 
-/// Writes the message and one final `\n`.
-pub fn write_body<W: Write>(
-    out: &mut W,
-    message: &Message<'_>,
-    style: BodyStyle,
-) -> io::Result<()> {
-    if message.is_oversize() {
-        write_oversize(out, message, style)
-    } else if style.raw || message.is_raw() {
-        write_as_it_came(out, message.bytes(), style)
-    } else if let Some(json) = message.json() {
-        write_json(out, json, style)
-    } else {
-        write_as_it_came(out, message.bytes(), style)
-    }
+/// Renders messages for people, straight from the host's index of each line (no parse, no
+/// serde value); numbers keep the text they had on the wire. Its buffers are reused from
+/// message to message, so keep one per plugin instance.
+#[derive(Debug, Default)]
+pub struct Body {
+    writer: Writer,
+    json: Vec<u8>,
 }
 
-/// Oversize lines are not decoded: say so, then show the preview the host kept.
-fn write_oversize<W: Write>(
-    out: &mut W,
-    message: &Message<'_>,
-    style: BodyStyle,
-) -> io::Result<()> {
-    write!(out, "[oversize line: {} bytes, not decoded] ", message.len())?;
-    write_as_it_came(out, message.bytes(), style)
+impl Body {
+    /// A renderer with empty buffers.
+    pub fn new() -> Self {
+        Body::default()
+    }
+
+    /// Appends the message and one final `\n` to `out`.
+    pub fn write(&mut self, out: &mut Vec<u8>, message: &Message<'_>, style: BodyStyle) {
+        if message.is_oversize() {
+            let _ = write!(out, "[oversize line: {} bytes, not decoded] ", message.len());
+            write_as_it_came(out, message.bytes(), style);
+        } else if style.raw || message.is_raw() {
+            write_as_it_came(out, message.bytes(), style);
+        } else if let Some(root) = message.root() {
+            self.write_json(out, root, style);
+        } else {
+            write_as_it_came(out, message.bytes(), style);
+        }
+    }
+
+    fn write_json(&mut self, out: &mut Vec<u8>, root: index::Value<'_>, style: BodyStyle) {
+        // On a terminal the JSON text is rendered aside first, to write its controls out.
+        let target = if style.visible { &mut self.json } else { &mut *out };
+        if style.visible {
+            target.clear();
+        }
+        if style.pretty {
+            self.writer.sorted_pretty(root, target);
+        } else {
+            self.writer.sorted_compact(root, target);
+        }
+        if style.visible {
+            // The writer escapes like serde_json: always UTF-8.
+            let text = String::from_utf8_lossy(&self.json);
+            out.extend_from_slice(visible::json(&text).as_bytes());
+        }
+        out.push(b'\n');
+    }
 }
 
 /// A raw TCP read may already end with `\n`; adding another would print a blank line.
-fn write_as_it_came<W: Write>(out: &mut W, bytes: &[u8], style: BodyStyle) -> io::Result<()> {
+fn write_as_it_came(out: &mut Vec<u8>, bytes: &[u8], style: BodyStyle) {
     if style.visible {
-        out.write_all(visible::bytes(bytes, Newlines::Keep).as_bytes())?;
+        out.extend_from_slice(visible::bytes(bytes, Newlines::Keep).as_bytes());
     } else {
-        out.write_all(bytes)?;
+        out.extend_from_slice(bytes);
     }
-    if bytes.last() == Some(&b'\n') {
-        Ok(())
-    } else {
-        out.write_all(b"\n")
-    }
-}
-
-fn write_json<W: Write>(out: &mut W, json: &serde_json::Value, style: BodyStyle) -> io::Result<()> {
-    if style.visible {
-        let mut text = Vec::new();
-        write_sorted(&mut text, json, style.pretty)?;
-        let text =
-            String::from_utf8(text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        out.write_all(visible::json(&text).as_bytes())?;
-    } else {
-        write_sorted(&mut *out, json, style.pretty)?;
-    }
-    out.write_all(b"\n")
-}
-
-fn write_sorted<W: Write>(out: W, json: &serde_json::Value, pretty: bool) -> io::Result<()> {
-    if pretty {
-        sorted_json::write_pretty(out, json)
-    } else {
-        sorted_json::write_compact(out, json)
+    if bytes.last() != Some(&b'\n') {
+        out.push(b'\n');
     }
 }

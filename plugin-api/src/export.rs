@@ -127,11 +127,12 @@ fn dispatch<P: Plugin>(plugin: &mut P, event: &Event<'_>) -> Verdict {
             let Some(direction) = Direction::from_code(event.direction) else {
                 return Verdict::Pass;
             };
-            // SAFETY: lent for this call.
-            let line = unsafe { event.line.as_bytes() };
+            // SAFETY: the line and its tape are lent for this call.
+            let (line, index) = unsafe { (event.line.as_bytes(), event.index.as_slice()) };
             let msg =
                 Message::new(event.session_id, direction, event.ts_unix_micros, line, event.flags)
-                    .with_full_len(event.line_len);
+                    .with_full_len(event.line_len)
+                    .with_index(index);
             plugin.on_message(&msg)
         }
         abi::EVENT_SESSION_START => {

@@ -156,17 +156,15 @@ impl<P: Plugin> Harness<P> {
         self.session_id
     }
 
-    /// Feeds one message (`flags`: `abi::MSG_*`) in the current session.
+    /// Feeds one message (`flags`: `abi::MSG_*`) in the current session, indexed as the host
+    /// indexes every line.
     pub fn send(&mut self, direction: Direction, line: &[u8], flags: u32) -> Outcome {
         let ts = self.advance();
-        let event = instance::message_event(
-            self.session_id.max(1),
-            direction,
-            ts,
-            line,
-            line.len() as u64,
-            flags,
-        );
+        let mut nodes = Vec::new();
+        instance::index_line(line, flags, &mut nodes);
+        let session = self.session_id.max(1);
+        let len = line.len() as u64;
+        let event = instance::message_event(session, direction, ts, line, len, flags, &nodes);
         self.instance.call(&event)
     }
 

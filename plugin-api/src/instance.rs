@@ -9,7 +9,7 @@
 use std::ffi::c_void;
 use std::sync::Arc;
 
-use crate::abi::{self, Event, OwnedBuf, Str};
+use crate::abi::{self, Event, Node, Nodes, OwnedBuf, Str};
 use crate::error::{ConfigError, CreateError};
 use crate::services::{HostServices, HostTable};
 use crate::vtable::Vtable;
@@ -147,6 +147,7 @@ pub fn message_event<'a>(
     line: &'a [u8],
     line_len: u64,
     flags: u32,
+    index: &'a [Node],
 ) -> Event<'a> {
     Event {
         kind: abi::EVENT_MESSAGE,
@@ -156,7 +157,18 @@ pub fn message_event<'a>(
         ts_unix_micros,
         line: Str::new(line),
         line_len,
+        index: Nodes::new(index),
         ..empty_event(abi::EVENT_MESSAGE)
+    }
+}
+
+/// Indexes a message line for the plugins (host side): the JSON tape of `line` into `nodes`,
+/// reused from message to message, or no tape when the line is not JSON, is oversize (only a
+/// preview) or a raw read (not one line).
+pub fn index_line(line: &[u8], flags: u32, nodes: &mut Vec<Node>) {
+    let one_whole_line = flags & (abi::MSG_OVERSIZE | abi::MSG_RAW) == 0;
+    if !one_whole_line || crate::index::parse_into(line, nodes).is_err() {
+        nodes.clear();
     }
 }
 
@@ -219,5 +231,6 @@ fn empty_event(kind: u32) -> Event<'static> {
         reads_c2s: 0,
         reads_s2c: 0,
         dropped: 0,
+        index: Nodes::empty(),
     }
 }

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::field_path::FieldPath;
+use crate::index;
 
 /// The settings of include and exclude: `match = [...]` or `match = { ... }`.
 #[derive(Debug, Deserialize)]
@@ -65,6 +66,12 @@ impl Matcher {
         Ok(Matcher { conditions })
     }
 
+    /// True if any condition holds for a message read through its index (include, exclude):
+    /// nothing is built, values compare as the text they were written with.
+    pub fn matches_root(&self, message: index::Value<'_>) -> bool {
+        self.conditions.iter().any(|c| c.holds_root(message))
+    }
+
     /// True if any condition holds for `message` (include and exclude).
     pub fn matches(&self, message: &Value) -> bool {
         self.conditions.iter().any(|c| c.holds(message))
@@ -77,6 +84,12 @@ impl Matcher {
 }
 
 impl Condition {
+    fn holds_root(&self, message: index::Value<'_>) -> bool {
+        message
+            .field(&self.field)
+            .is_some_and(|value| self.values.iter().any(|expected| value.text_equals(expected)))
+    }
+
     fn holds(&self, message: &Value) -> bool {
         self.field
             .get(message)

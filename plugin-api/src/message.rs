@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::abi;
+use crate::abi::{self, Node};
+use crate::index;
 
 /// Which way a message travelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -72,6 +73,10 @@ pub struct Message<'a> {
     flags: u32,
     line: &'a [u8],
     line_len: u64,
+    /// The tape the host lent, when it indexed the line.
+    lent: Option<&'a [Node]>,
+    /// The tape built here, for a message the host did not index (tests, tools).
+    own: OnceCell<Vec<Node>>,
     json: OnceCell<Option<Value>>,
 }
 
@@ -91,8 +96,16 @@ impl<'a> Message<'a> {
             flags,
             line,
             line_len: line.len() as u64,
+            lent: None,
+            own: OnceCell::new(),
             json: OnceCell::new(),
         }
+    }
+
+    /// Attaches the JSON tape the host built for this line (empty: not JSON).
+    pub fn with_index(mut self, nodes: &'a [Node]) -> Self {
+        self.lent = Some(nodes);
+        self
     }
 
     /// Sets the full length of an oversize line whose `bytes()` are only a preview.
@@ -168,8 +181,38 @@ impl<'a> Message<'a> {
         self.flags
     }
 
-    /// The line parsed as JSON, parsed on first use and cached; `None` when it is not JSON, is
-    /// oversize, or is a raw read.
+    /// The line's JSON, read through the index the host built once for every plugin: no parse,
+    /// no allocation. `None` when the line is not JSON, is oversize, or is a raw read.
+    ///
+    /// ```
+    /// # use ctiproxy_plugin_api::{Direction, Message};
+    /// let line = br#"{"class":"getlist","status":{"new":"2"},"timenow":1550844512.3439999}"#;
+    /// let m = Message::new(1, Direction::ServerToClient, 0, line, 0);
+    /// let root = m.root().unwrap();
+    /// assert!(root.path("status.new").unwrap().text_equals("2"));
+    /// assert_eq!(root.get("timenow").unwrap().raw(), b"1550844512.3439999"); // as written
+    /// ```
+    pub fn root(&self) -> Option<index::Value<'_>> {
+        let nodes = match self.lent {
+            Some(nodes) => nodes,
+            None => self.own.get_or_init(|| {
+                let mut nodes = Vec::new();
+                crate::instance::index_line(self.line, self.flags, &mut nodes);
+                nodes
+            }),
+        };
+        (!nodes.is_empty()).then(|| index::Index::new(self.line, nodes).root())
+    }
+
+    /// A field of the message (a top-level key or a dotted path such as `status.new`), through
+    /// the index.
+    pub fn get(&self, path: &str) -> Option<index::Value<'_>> {
+        self.root()?.path(path)
+    }
+
+    /// The line parsed into a `serde_json::Value`, on first use and cached, for plugins that
+    /// want serde; [`Message::root`] reads the same JSON without building anything. `None` when
+    /// it is not JSON, is oversize, or is a raw read.
     pub fn json(&self) -> Option<&Value> {
         self.json
             .get_or_init(|| {
@@ -183,8 +226,18 @@ impl<'a> Message<'a> {
 
     /// The message's `class` field, when it is a JSON object that has a string one.
     pub fn class(&self) -> Option<&str> {
-        self.json()?.get("class")?.as_str()
+        let class = self.root()?.get("class")?;
+        match class.as_str()? {
+            // Borrowed from the line: no escapes, the common case.
+            std::borrow::Cow::Borrowed(_) => std::str::from_utf8(class.raw()).ok().map(unquote),
+            std::borrow::Cow::Owned(_) => self.json()?.get("class")?.as_str(),
+        }
     }
+}
+
+/// The text of a string token without its quotes.
+fn unquote(raw: &str) -> &str {
+    &raw[1..raw.len() - 1]
 }
 
 /// A client connected and the proxy reached the server.

@@ -23,8 +23,8 @@ impl Plugin for Exclude {
     }
 
     fn on_message(&mut self, message: &Message<'_>) -> Verdict {
-        match message.json() {
-            Some(json) if self.matcher.matches(json) => Verdict::Drop,
+        match message.root() {
+            Some(root) if self.matcher.matches_root(root) => Verdict::Drop,
             _ => Verdict::Pass,
         }
     }

@@ -1,6 +1,7 @@
 //! The strip plugin: removes fields so later plugins (spy, save) do not show them, e.g. the
 //! `timenow` and `commandid` noise that makes two captures differ.
 
+use ctiproxy_plugin_api::index::Writer;
 use ctiproxy_plugin_api::{ConfigError, Host, Message, Plugin, Verdict};
 use serde::Deserialize;
 
@@ -21,6 +22,7 @@ pub struct StripConfig {
 /// re-serialized: messages without those fields, non-JSON lines, oversize lines and raw reads.
 pub struct Strip {
     fields: Vec<FieldPath>,
+    writer: Writer,
 }
 
 impl Plugin for Strip {
@@ -38,21 +40,19 @@ impl Plugin for Strip {
             .enumerate()
             .map(|(i, name)| FieldPath::parse(name, &format!("fields[{i}]")))
             .collect::<Result<_, _>>()?;
-        Ok(Strip { fields })
+        Ok(Strip { fields, writer: Writer::new() })
     }
 
     fn on_message(&mut self, message: &Message<'_>) -> Verdict {
-        let Some(json) = message.json() else {
+        let Some(root) = message.root() else {
             return Verdict::Pass;
         };
-        // Most messages have none of the fields: check before paying for a copy.
-        if !self.fields.iter().any(|field| field.get(json).is_some()) {
+        // Most messages have none of the fields: check before writing anything.
+        if !self.fields.iter().any(|field| root.field(field).is_some()) {
             return Verdict::Pass;
         }
-        let mut stripped = json.clone();
-        for field in &self.fields {
-            field.remove(&mut stripped);
-        }
-        serde_json::to_vec(&stripped).map_or(Verdict::Pass, Verdict::Replace)
+        let mut stripped = Vec::with_capacity(message.bytes().len());
+        self.writer.compact_without(root, &self.fields, &mut stripped);
+        Verdict::Replace(stripped)
     }
 }

@@ -6,7 +6,9 @@ use ctiproxy_plugin_api::{ConfigError, Direction, Host, Message};
 use crate::sink::Sink;
 use crate::target::Target;
 use crate::Store;
-use ctiproxy_plugin_api::body::{self, BodyStyle};
+use std::io::Write;
+
+use ctiproxy_plugin_api::body::{Body, BodyStyle};
 
 /// JSON indented by 4 spaces with sorted keys; anything else as it came.
 const STYLE: BodyStyle = BodyStyle { raw: false, pretty: true, visible: false };
@@ -15,6 +17,9 @@ const STYLE: BodyStyle = BodyStyle { raw: false, pretty: true, visible: false };
 pub struct Classic {
     client: Sink,
     server: Sink,
+    renderer: Body,
+    /// One message rendered, reused from message to message.
+    buf: Vec<u8>,
 }
 
 impl Classic {
@@ -23,6 +28,8 @@ impl Classic {
         Ok(Classic {
             client: Sink::open(client, host.clone())?,
             server: Sink::open(server, host.clone())?,
+            renderer: Body::new(),
+            buf: Vec::with_capacity(4096),
         })
     }
 }
@@ -33,7 +40,10 @@ impl Store for Classic {
             Direction::ClientToServer => &mut self.client,
             Direction::ServerToClient => &mut self.server,
         };
-        sink.write(|out| body::write_body(out, message, STYLE));
+        self.buf.clear();
+        self.renderer.write(&mut self.buf, message, STYLE);
+        let rendered = &self.buf;
+        sink.write(|out| out.write_all(rendered));
     }
 
     fn flush(&mut self) {

@@ -297,3 +297,17 @@ fn empty_paths_fifos_and_directories_are_refused_before_opening() {
         }
     }
 }
+
+#[test]
+fn classic_files_keep_every_number_as_it_was_written() {
+    let files = classic_files();
+    let mut h = classic(&files, "");
+    h.server(r#"{"timenow":1550844512.3439999,"tiny":1e-07,"big":18446744073709551616,"neg":-0,"one":1.0}"#);
+    h.shutdown();
+    let saved = read(&files.server);
+    for text in
+        ["1550844512.3439999", "1e-07", "18446744073709551616", "\"neg\": -0", "\"one\": 1.0"]
+    {
+        assert!(saved.contains(text), "{text} in {saved}");
+    }
+}

@@ -22,7 +22,7 @@ use ctiproxy_plugin_api::{
 };
 
 pub use config::{ColorMode, Config};
-use ctiproxy_plugin_api::body::{self, BodyStyle};
+use ctiproxy_plugin_api::body::{Body, BodyStyle};
 use ctiproxy_plugin_api::visible::{self, Newlines};
 use header::{HeaderStyle, LocalClock};
 use sessions::SessionTracker;
@@ -34,6 +34,7 @@ pub struct Spy {
     server: bool,
     color: bool,
     body: BodyStyle,
+    renderer: Body,
     clock: LocalClock,
     sessions: SessionTracker,
     /// Reused for every message so printing does not allocate once it has grown.
@@ -71,6 +72,7 @@ impl Plugin for Spy {
                 pretty: config.pretty,
                 visible: host.output_is_terminal(),
             },
+            renderer: Body::new(),
             clock: LocalClock::default(),
             sessions: SessionTracker::default(),
             buf: Vec::with_capacity(4096),
@@ -109,7 +111,7 @@ impl Plugin for Spy {
             self.buf.push(b'\n');
         } else {
             // Writing to a Vec cannot fail.
-            let _ = body::write_body(&mut self.buf, message, self.body);
+            self.renderer.write(&mut self.buf, message, self.body);
         }
         // One call per message: the host interleaves plugins' output at call granularity.
         self.host.print(&self.buf);

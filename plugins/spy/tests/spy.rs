@@ -237,3 +237,26 @@ fn off_a_terminal_control_characters_are_kept_exact() {
     let out = print_client(&mut h, "{\"a\":\"\u{7f}\u{9b}\"}");
     assert!(out.ends_with("{\"a\": \"\u{7f}\u{9b}\"}\n"), "{out:?}");
 }
+
+/// Numbers as a PBX may write them, which a parse into f64/u64 would rewrite.
+const TRICKY: &str = r#"{"timenow":1550844512.3439999,"tiny":1e-07,"big":18446744073709551616,"neg":-0,"one":1.0,"int":1,"exp":2.5E+3,"list":[0.1000000000000000055511151231257827,-12.50]}"#;
+
+#[test]
+fn every_number_prints_as_it_was_written() {
+    let mut h = spy("");
+    h.set_time(T);
+    let out = print_client(&mut h, TRICKY);
+    let body = out.strip_prefix(&header(T, "Client > Server")).unwrap();
+    assert_eq!(
+        body,
+        "{\"big\": 18446744073709551616, \"exp\": 2.5E+3, \"int\": 1, \"list\": [0.1000000000000000055511151231257827, -12.50], \"neg\": -0, \"one\": 1.0, \"timenow\": 1550844512.3439999, \"tiny\": 1e-07}\n"
+    );
+    let mut h = spy("pretty = true");
+    h.set_time(T);
+    let out = print_client(&mut h, TRICKY);
+    for text in
+        ["1550844512.3439999", "1e-07", "18446744073709551616", ": -0,", "1.0,", "2.5E+3", "-12.50"]
+    {
+        assert!(out.contains(text), "{text} in {out}");
+    }
+}

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use ctiproxy_plugin_api::{Direction, Message, SessionEnd};
-use serde_json::Value;
 
 use crate::latency::Latencies;
 
@@ -123,8 +122,8 @@ fn class_key<'m>(message: &'m Message<'_>) -> &'m str {
     if message.is_oversize() {
         return "(oversize)";
     }
-    match message.json() {
+    match message.root() {
         None => "(not json)",
-        Some(json) => json.get("class").and_then(Value::as_str).unwrap_or("(no class)"),
+        Some(_) => message.class().unwrap_or("(no class)"),
     }
 }

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use ctiproxy_plugin_api::index::{self, Kind};
 use serde::Serialize;
-use serde_json::Value;
 
 /// Requests awaiting their reply, at most `capacity` of them: a client that never gets answers
 /// must not grow memory without bound, so the oldest request is forgotten first.
@@ -72,10 +72,10 @@ impl Pending {
 }
 
 /// A `commandid` or `replyid` as text, so `3` and `"3"` pair up as they do for the server.
-pub fn id_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+pub fn id_text(value: index::Value<'_>) -> Option<String> {
+    match value.kind() {
+        Kind::String => value.as_str().map(|s| s.into_owned()),
+        Kind::Number => std::str::from_utf8(value.raw()).ok().map(str::to_owned),
         _ => None,
     }
 }

@@ -64,7 +64,7 @@ impl Stats {
     }
 
     fn track_latency(&mut self, message: &Message<'_>) {
-        let Some(json) = message.json() else {
+        let Some(json) = message.root() else {
             return;
         };
         let session = message.session_id();
