@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 /// analysis sets: forwarding runs ahead until the queue is full. But the classic commands give
 /// the analysis 5 s after the stream to finish (`shutdown_timeout_secs`, fixed for them), and
 /// on a loaded 2-core machine `ctispy -s -i` analyses about 40 k messages a second.
-const REALISTIC_MESSAGES: usize = 150_000;
+const REALISTIC_MESSAGES: usize = 1_000_000;
 /// Messages in the synthetic corpus (45 MB), and their size with the newline.
 const SYNTHETIC_MESSAGES: usize = 150_000;
 const SYNTHETIC_BYTES: usize = 300;
