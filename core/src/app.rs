@@ -1,5 +1,6 @@
 //! Assembles and runs a whole proxy from a [`Config`]: find plugins, validate the pipeline,
-//! bind, build the pipeline, serve until done or interrupted, drain the pipeline, report.
+//! bind, build the pipeline, serve until done or interrupted (with the `/metrics` endpoint
+//! meanwhile, when configured), drain the pipeline, report.
 //!
 //! Every front end (`ctiproxy run`, `check`, `replay`, `demo`, and the classic `ctispy`,
 //! `ctisave`, `ctistat`) goes through here, so they all validate and behave the same way.
@@ -18,6 +19,7 @@ use crate::budget::QueueLimits;
 use crate::config::{self, Config, ConfigError};
 use crate::host::ProxyHost;
 use crate::loader::{self, Registry};
+use crate::metrics::{self, Metrics};
 use crate::pipeline::{Pipeline, Report};
 use crate::proxy::{self, Summary};
 use crate::session::SessionContext;
@@ -40,6 +42,9 @@ pub enum AppError {
         /// Why (not `source`: the message already says it, and a source chain would repeat it).
         reason: std::io::Error,
     },
+    /// The metrics address cannot be bound.
+    #[error(transparent)]
+    Metrics(#[from] metrics::server::BindError),
     /// The pipeline was still analysing at the shutdown deadline (what it missed is said).
     #[error(transparent)]
     Stalled(#[from] crate::pipeline::Stalled),
@@ -123,14 +128,33 @@ pub fn run(
     // Bound before the pipeline is built: a second proxy on a busy address must fail before it
     // touches the files the first one is writing.
     let listener = runtime.block_on(bind(config))?;
-    let pipeline = Pipeline::build(config, registry, host).map_err(AppError::Config)?;
+    // The metrics address too, for the same reason.
+    let endpoint = match &config.metrics {
+        Some(m) => Some(runtime.block_on(metrics::server::bind(m.listen.get_ref()))?),
+        None => None,
+    };
+    if let Some(endpoint) = &endpoint {
+        tracing::info!("Metrics on http://{}{}.", endpoint.local_addr()?, metrics::server::PATH);
+    }
+    let mut pipeline = Pipeline::build(config, registry, host.clone()).map_err(AppError::Config)?;
     on_ready(listener.local_addr()?);
+    let mut observed = endpoint.map(|endpoint| (Metrics::new(), endpoint));
+    if let Some((metrics, _)) = &mut observed {
+        pipeline.observe(metrics);
+        metrics.watch_plugin_counters(host);
+    }
     let (handle, running) = pipeline.spawn(QueueLimits::of(&config.proxy))?;
+    let probe = handle.probe();
     let mut ctx = SessionContext::new(&config.proxy, server, handle);
     if let Some(tls) = &tls {
         tls.log();
     }
     ctx.tls = tls.map(Arc::new);
+    if let Some((mut metrics, endpoint)) = observed {
+        metrics.watch_queue(probe);
+        ctx.metrics = Some(metrics.sessions());
+        runtime.spawn(metrics::server::serve(endpoint, metrics.into_exposition()));
+    }
     let summary =
         runtime.block_on(proxy::run(listener, ctx, config.proxy.keep_serving, shutdown_signal()));
     // A run that ended with its session analyses everything it forwarded, however long that

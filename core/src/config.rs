@@ -51,6 +51,9 @@ pub struct Config {
     /// `[[pipeline]]`: the plugin chain, in order.
     #[serde(default)]
     pub pipeline: Vec<toml::Spanned<toml::Table>>,
+    /// `[metrics]`: the Prometheus endpoint; none without the section.
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
     /// Where this configuration came from, for error messages.
     #[serde(skip)]
     pub source: Source,
@@ -200,6 +203,15 @@ pub struct PluginsConfig {
     /// Extra directories searched for plugin libraries (relative to the config file).
     #[serde(default)]
     pub path: Vec<PathBuf>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where `/metrics` is served, `ip:port` (port 0: any free port, logged). Spanned, because
+    /// `listen` is also a key of `[proxy]` and an error must point at this one.
+    pub listen: toml::Spanned<String>,
 }
 
 /// The text a configuration was read from, kept to locate errors.
@@ -405,7 +417,21 @@ impl Config {
         if let Some(server) = &p.server {
             server_address(server).map_err(|m| self.error_at_proxy_key("server", m))?;
         }
-        self.validate_tls_keys()
+        self.validate_tls_keys()?;
+        self.validate_metrics()
+    }
+
+    fn validate_metrics(&self) -> Result<(), ConfigError> {
+        let Some(metrics) = &self.metrics else { return Ok(()) };
+        let listen = &metrics.listen;
+        if listen.get_ref().parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError {
+                location: Some(self.source.locate(listen.span().start)),
+                key: "metrics.listen".into(),
+                message: format!("{:?} is not an ip:port address", listen.get_ref()),
+            });
+        }
+        Ok(())
     }
 
     /// The TLS keys that go together: the files themselves are read by [`crate::tls`], at

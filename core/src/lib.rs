@@ -4,7 +4,7 @@
 //! CTI server and forwards every byte unchanged, both ways at once. A copy of each direction is
 //! split into lines by the [`framer`] and queued as [`event`]s for the [`pipeline`], a chain of
 //! plugins found and checked by the [`loader`] and configured by the [`config`]. The plugins talk
-//! back through the [`host`] services. [`app`] assembles all of it for every command;
+//! back through the [`host`] services, and [`metrics`] serves what they all do to Prometheus. [`app`] assembles all of it for every command;
 //! [`demo`] replays a recorded session through it with no CTI server at all, and [`replay`] runs
 //! a pipeline over captures instead of live sockets.
 #![deny(unsafe_code)]
@@ -21,6 +21,7 @@ pub mod host;
 pub mod leg;
 pub mod loader;
 pub mod logging;
+pub mod metrics;
 pub mod partials;
 pub mod pipeline;
 pub mod proxy;

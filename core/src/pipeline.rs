@@ -24,6 +24,10 @@ use crate::event::{now_micros, Event};
 use crate::framer::Frame;
 use crate::host::ProxyHost;
 use crate::loader::Registry;
+use crate::metrics::classes::ClassTable;
+use crate::metrics::pipeline::StageFaults;
+use crate::metrics::queue::QueueProbe;
+use crate::metrics::Metrics;
 
 /// How often plugins get a tick.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -34,6 +38,8 @@ struct Stage {
     instance: Instance,
     errors: u64,
     skipped: u64,
+    /// Its error and panic counters, when the pipeline is observed.
+    faults: Option<StageFaults>,
 }
 
 /// What a stage went through, for the exit report.
@@ -69,6 +75,8 @@ pub struct Pipeline {
     busy: Busy,
     /// The current line's JSON tape, reused from line to line.
     nodes: Vec<ctiproxy_plugin_api::index::Node>,
+    /// Messages by class, when the pipeline is observed.
+    classes: Option<ClassTable>,
 }
 
 /// An event in the queue, with the room it holds until it is delivered.
@@ -148,7 +156,13 @@ impl Pipeline {
             }
         }
         if errors.is_empty() {
-            Ok(Pipeline { stages, host, busy: Arc::new(AtomicUsize::new(IDLE)), nodes: Vec::new() })
+            Ok(Pipeline {
+                stages,
+                host,
+                busy: Arc::new(AtomicUsize::new(IDLE)),
+                nodes: Vec::new(),
+                classes: None,
+            })
         } else {
             Err(errors)
         }
@@ -157,6 +171,16 @@ impl Pipeline {
     /// The stages' labels, in order.
     pub fn labels(&self) -> Vec<String> {
         self.stages.iter().map(|s| s.label.clone()).collect()
+    }
+
+    /// Counts into `metrics` from now on: messages by class (on the pipeline thread, before the
+    /// plugins see them), each stage's errors and panics.
+    pub fn observe(&mut self, metrics: &Metrics) {
+        let observed = metrics.pipeline(&self.labels());
+        for (stage, faults) in self.stages.iter_mut().zip(observed.stages) {
+            stage.faults = Some(faults);
+        }
+        self.classes = Some(observed.classes);
     }
 
     /// Starts the pipeline thread behind a queue bounded by `limits`.
@@ -218,6 +242,9 @@ impl Pipeline {
     pub fn deliver(&mut self, event: Event) {
         match event {
             Event::Messages { session, direction, ts, frames } => {
+                if let Some(classes) = &mut self.classes {
+                    frames.iter().for_each(|frame| classes.count(direction, &frame.line));
+                }
                 for frame in &frames {
                     self.deliver_message(session, direction, ts, frame);
                 }
@@ -315,13 +342,21 @@ impl Stage {
         let outcome = self.instance.call(event);
         busy.store(IDLE, Ordering::Relaxed);
         match &outcome {
-            Outcome::Panicked(text) => tracing::error!(
-                plugin = %self.label,
-                "Plugin panicked: {text}. It is disabled for the rest of the run; the proxy keeps forwarding and the other plugins keep running."
-            ),
+            Outcome::Panicked(text) => {
+                tracing::error!(
+                    plugin = %self.label,
+                    "Plugin panicked: {text}. It is disabled for the rest of the run; the proxy keeps forwarding and the other plugins keep running."
+                );
+                if let Some(faults) = &self.faults {
+                    faults.panics.inc();
+                }
+            }
             Outcome::Poisoned => self.skipped += 1,
             Outcome::Error(text) => {
                 self.errors += 1;
+                if let Some(faults) = &self.faults {
+                    faults.errors.inc();
+                }
                 if self.errors == 1 {
                     tracing::error!(plugin = %self.label, "Plugin error: {text} (further errors are counted, not logged).");
                 }
@@ -379,7 +414,7 @@ fn build_stage(
             CreateError::Config(c) => config.pipeline_error(index, &c.path, c.message),
             other => config.pipeline_error(index, "", format!("{}: {other}", found.file.display())),
         })?;
-    Ok(Stage { label, instance, errors: 0, skipped: 0 })
+    Ok(Stage { label, instance, errors: 0, skipped: 0, faults: None })
 }
 
 impl PipelineHandle {
@@ -416,6 +451,11 @@ impl PipelineHandle {
                 true
             }
         }
+    }
+
+    /// What the metrics read of the queue: its depth, limits and drops.
+    pub fn probe(&self) -> QueueProbe {
+        QueueProbe::new(self.budget.clone(), self.dropped.clone())
     }
 
     /// Counts messages that will never be queued (dropped, or abandoned at shutdown).

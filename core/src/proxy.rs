@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::metrics::EndReason;
 use crate::session::{self, SessionContext, SessionResult};
 
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
@@ -34,9 +35,35 @@ impl Summary {
 }
 
 /// Closes a client beyond `max_sessions` at once (the server is never dialed for it).
-fn refuse(client: tokio::net::TcpStream, addr: std::net::SocketAddr, open: usize) {
+fn refuse(
+    client: tokio::net::TcpStream,
+    addr: std::net::SocketAddr,
+    open: usize,
+    ctx: &SessionContext,
+) {
     tracing::warn!("Refused {addr}: {open} sessions are open already (max_sessions).");
+    if let Some(metrics) = &ctx.metrics {
+        metrics.refused();
+    }
     drop(client);
+}
+
+/// Serves one client, counted as an open session meanwhile and by its end reason after.
+async fn serve(
+    id: u64,
+    client: tokio::net::TcpStream,
+    addr: std::net::SocketAddr,
+    ctx: SessionContext,
+) -> SessionResult {
+    let metrics = ctx.metrics.clone();
+    if let Some(metrics) = &metrics {
+        metrics.opened();
+    }
+    let result = session::serve(id, client, addr, ctx).await;
+    if let Some(metrics) = &metrics {
+        metrics.closed(EndReason::of(result.connected, &result.reason));
+    }
+    result
 }
 
 /// Serves clients from `listener` until shutdown (or after one session without `keep_serving`).
@@ -56,11 +83,11 @@ pub async fn run(
             accepted = listener.accept() => match accepted {
                 Ok((client, addr)) => {
                     if ctx.max_sessions.is_some_and(|max| sessions.len() >= max) {
-                        refuse(client, addr, sessions.len());
+                        refuse(client, addr, sessions.len(), &ctx);
                         continue;
                     }
                     let id = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
-                    sessions.spawn(session::serve(id, client, addr, ctx.clone()));
+                    sessions.spawn(serve(id, client, addr, ctx.clone()));
                     if !keep_serving {
                         break;
                     }

@@ -32,6 +32,7 @@ use crate::config::{ProxyConfig, TlsMode};
 use crate::event::{now_micros, Event, Traffic};
 use crate::framer::{Frame, Framer};
 use crate::leg::WriteLeg;
+use crate::metrics::SessionMetrics;
 use crate::partials::PartialBudget;
 use crate::pipeline::PipelineHandle;
 use crate::tls::handshake;
@@ -75,6 +76,8 @@ pub struct SessionContext {
     /// TLS (`intercept` or `always`); none: `off`, STARTTLS sessions are not analysed after the
     /// switch.
     pub tls: Option<Arc<TlsSetup>>,
+    /// Live counters, when `[metrics]` is configured.
+    pub metrics: Option<Arc<SessionMetrics>>,
 }
 
 impl SessionContext {
@@ -92,6 +95,7 @@ impl SessionContext {
             max_sessions: proxy.max_sessions,
             shutdown: watch::channel(false).1,
             tls: None,
+            metrics: None,
         }
     }
 }
@@ -259,6 +263,9 @@ impl Session {
                 return (Traffic::default(), Traffic::default());
             }
         };
+        if let Some(metrics) = &self.ctx.metrics {
+            metrics.tls().handshakes(&handshakes);
+        }
         let (client, server) = match handshakes {
             Ok(legs) => legs,
             Err(e) => {
@@ -428,6 +435,8 @@ impl Pump {
         let mut last_read = now_micros();
         let mut reset = false;
         let mut paused = false;
+        let metrics = self.ctx.metrics.clone();
+        let live = metrics.as_deref().map(|m| m.direction(self.direction));
         loop {
             match self.read(&mut from, &mut buf).await {
                 Step::Data(chunk) => {
@@ -461,6 +470,9 @@ impl Pump {
                     };
                     traffic.bytes += chunk.len() as u64;
                     traffic.reads += 1;
+                    if let Some(live) = live {
+                        live.forwarded(chunk.len());
+                    }
                     if let Some(why) = stop {
                         self.stop(&mut from, &mut to, why).await;
                         break;
@@ -635,6 +647,9 @@ impl Pump {
         traffic.messages += frames.len() as u64;
         if self.tls {
             frames.iter_mut().for_each(|f| f.flags |= abi::MSG_TLS);
+        }
+        if let Some(metrics) = &self.ctx.metrics {
+            metrics.direction(self.direction).framed(frames);
         }
         let frames = std::mem::take(frames);
         Some(Event::Messages { session: self.id, direction: self.direction, ts, frames })

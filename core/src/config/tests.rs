@@ -118,3 +118,28 @@ fn tls_is_off_by_default_and_its_keys_go_together() {
     let err = Config::parse("c.toml", "[proxy]\ntls_handshake_timeout_secs = 0\n").unwrap_err();
     assert!(err.to_string().contains("must be a positive number"), "{err}");
 }
+
+#[test]
+fn the_metrics_section_is_optional() {
+    assert!(Config::parse("c.toml", "[proxy]\n").unwrap().metrics.is_none());
+    let c = Config::parse("c.toml", "[metrics]\nlisten = \"127.0.0.1:9091\"\n").unwrap();
+    assert_eq!(c.metrics.unwrap().listen.get_ref(), "127.0.0.1:9091");
+}
+
+#[test]
+fn a_bad_metrics_address_points_at_the_metrics_key_not_the_proxy_one() {
+    let text = "[proxy]\nlisten = \"127.0.0.1:1\"\n\n[metrics]\nlisten = \"localhost:x\"\n";
+    let err = Config::parse("c.toml", text).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("c.toml:5:10: metrics.listen: \"localhost:x\" is not an ip:port"),
+        "{err}"
+    );
+    let err = Config::parse("c.toml", "[metrics]\nlisen = \"127.0.0.1:1\"\n").unwrap_err();
+    assert!(
+        err.to_string().starts_with("c.toml:2:1: metrics.lisen: unknown field `lisen`"),
+        "{err}"
+    );
+    let err = Config::parse("c.toml", "[metrics]\n").unwrap_err();
+    assert!(err.to_string().contains("missing field `listen`"), "{err}");
+}

@@ -1,0 +1,118 @@
+//! Messages by class and direction, with a bounded set of classes: a peer sending ever-new class
+//! names must not grow the exposition (or Prometheus's series) without end.
+//!
+//! Owned by the pipeline thread, which alone counts, so the table of known classes needs no
+//! lock; each known class maps straight to its two counters, and only the first message of a
+//! class touches the shared family.
+
+use std::collections::HashMap;
+
+use ctiproxy_plugin_api::Direction;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+
+use super::class_scan::class_of;
+use super::labels::{index, ClassLabels, DirectionLabel};
+
+/// Distinct classes counted by name; the others are counted as `other`.
+pub const MAX_CLASSES: usize = 64;
+/// Longest class name counted by name.
+pub const MAX_CLASS_LEN: usize = 64;
+/// The label of classes beyond [`MAX_CLASSES`], or not fit for a label.
+pub const OTHER: &str = "other";
+/// The label of messages without a class (not JSON, no top-level string `class`).
+pub const NONE: &str = "none";
+
+type Pair = [Counter; 2];
+
+/// Counts messages by class.
+#[derive(Debug)]
+pub struct ClassTable {
+    family: Family<ClassLabels, Counter>,
+    known: HashMap<Box<[u8]>, Pair>,
+    other: Pair,
+    none: Pair,
+}
+
+fn pair(family: &Family<ClassLabels, Counter>, class: &str) -> Pair {
+    DirectionLabel::BOTH.map(|direction| {
+        let labels = ClassLabels { class: class.to_owned(), direction: DirectionLabel(direction) };
+        family.get_or_create_owned(&labels)
+    })
+}
+
+/// A class name as a label: short, and plain (letters, digits, `_`, `-`, `.`, `:`), so a label
+/// never carries a peer's escapes or control characters.
+fn label(class: &[u8]) -> Option<&str> {
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':');
+    let fits = !class.is_empty() && class.len() <= MAX_CLASS_LEN && class.iter().all(plain);
+    fits.then(|| std::str::from_utf8(class).ok()).flatten()
+}
+
+impl ClassTable {
+    /// A table counting into `family`.
+    pub fn new(family: Family<ClassLabels, Counter>) -> ClassTable {
+        let other = pair(&family, OTHER);
+        let none = pair(&family, NONE);
+        ClassTable { family, known: HashMap::new(), other, none }
+    }
+
+    /// Counts one message.
+    pub fn count(&mut self, direction: Direction, line: &[u8]) {
+        let at = index(direction);
+        let Some(class) = class_of(line) else {
+            self.none[at].inc();
+            return;
+        };
+        if let Some(counters) = self.known.get(class) {
+            counters[at].inc();
+            return;
+        }
+        self.admit(class)[at].inc();
+    }
+
+    /// The counters of a class seen for the first time: its own while there is room and its
+    /// name makes a label, `other`'s otherwise.
+    fn admit(&mut self, class: &[u8]) -> &Pair {
+        match label(class) {
+            Some(name) if self.known.len() < MAX_CLASSES => {
+                self.known.entry(class.into()).or_insert_with(|| pair(&self.family, name))
+            }
+            _ => &self.other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(family: &Family<ClassLabels, Counter>, class: &str, direction: Direction) -> u64 {
+        let labels = ClassLabels { class: class.into(), direction: DirectionLabel(direction) };
+        family.get(&labels).map_or(0, |c| c.get())
+    }
+
+    #[test]
+    fn classes_beyond_the_cap_and_unfit_names_count_as_other() {
+        let family = Family::<ClassLabels, Counter>::default();
+        let mut table = ClassTable::new(family.clone());
+        let c2s = Direction::ClientToServer;
+        for i in 0..MAX_CLASSES + 10 {
+            table.count(c2s, format!(r#"{{"class":"c{i}"}}"#).as_bytes());
+        }
+        table.count(Direction::ServerToClient, br#"{"class":"c0"}"#);
+        table.count(c2s, br#"{"class":"c0"}"#);
+        table.count(c2s, br#"{"class":"bad\u001b[31m"}"#);
+        table.count(c2s, "{\"class\":\"caf\u{e9}\"}".as_bytes());
+        table.count(c2s, b"not json");
+        assert_eq!(value(&family, "c0", c2s), 2);
+        assert_eq!(value(&family, "c0", Direction::ServerToClient), 1);
+        assert_eq!(value(&family, &format!("c{}", MAX_CLASSES - 1), c2s), 1);
+        assert_eq!(value(&family, &format!("c{MAX_CLASSES}"), c2s), 0);
+        assert_eq!(value(&family, OTHER, c2s), 12);
+        assert_eq!(value(&family, NONE, c2s), 1);
+        let beyond =
+            ClassLabels { class: format!("c{MAX_CLASSES}"), direction: DirectionLabel(c2s) };
+        assert!(family.get(&beyond).is_none(), "no series beyond the cap");
+    }
+}
