@@ -114,8 +114,9 @@ fn synthetic(count: usize) -> Corpus {
 
 /// How a pipeline's process is started.
 enum Program {
-    /// `ctiproxy run` with a configuration holding no `[[pipeline]]`.
-    EmptyRun,
+    /// `ctiproxy run` with a configuration holding no `[[pipeline]]`; with `[metrics]` (what
+    /// the live counters cost), or not.
+    EmptyRun { metrics: bool },
     /// A classic command and its options after `HOST`.
     Classic(&'static str, &'static [&'static str]),
     /// `socat` relaying one connection.
@@ -143,11 +144,14 @@ struct Subject {
 impl Program {
     fn command(&self, server: SocketAddr, keep_serving: bool, dir: &Path) -> Command {
         match self {
-            Program::EmptyRun => {
+            Program::EmptyRun { metrics } => {
                 let config = dir.join("config.toml");
-                let text = format!(
+                let mut text = format!(
                     "[proxy]\nlisten = \"127.0.0.1:0\"\nserver = \"{server}\"\nloop = {keep_serving}\n"
                 );
+                if *metrics {
+                    text.push_str("[metrics]\nlisten = \"127.0.0.1:0\"\n");
+                }
                 std::fs::write(&config, text).expect("write the config");
                 let mut command = Command::new(env!("CARGO_BIN_EXE_ctiproxy"));
                 command.arg("run").arg("-c").arg(config);
@@ -577,9 +581,15 @@ fn subjects(socat: bool) -> Vec<Subject> {
         .chain([
             Subject {
                 name: "ctiproxy run, empty pipeline",
-                program: Program::EmptyRun,
+                program: Program::EmptyRun { metrics: false },
                 check: Check::Exit,
                 target: RSS_TARGET,
+            },
+            Subject {
+                name: "ctiproxy run, empty, [metrics]",
+                program: Program::EmptyRun { metrics: true },
+                check: Check::Exit,
+                target: "as without [metrics]",
             },
             classic(
                 "ctispy",

@@ -8,8 +8,6 @@
 //! like an object with a class is counted under that class, which is what a person reading the
 //! line would say too. A class with escapes is returned raw (and not a valid label).
 
-use memchr::memchr2;
-
 /// The raw bytes of `line`'s top-level `"class"` string value, if it has one.
 pub fn class_of(line: &[u8]) -> Option<&[u8]> {
     let mut scan = Scan { bytes: line, at: 0 };
@@ -57,12 +55,14 @@ impl<'a> Scan<'a> {
         let start = self.at + 1;
         let mut at = start;
         loop {
-            at += memchr2(b'"', b'\\', self.bytes.get(at..)?)?;
-            if self.bytes[at] == b'"' {
-                self.at = at + 1;
-                return Some(&self.bytes[start..at]);
+            match *self.bytes.get(at)? {
+                b'"' => {
+                    self.at = at + 1;
+                    return Some(&self.bytes[start..at]);
+                }
+                b'\\' => at += 2,
+                _ => at += 1,
             }
-            at += 2;
         }
     }
 

@@ -3,7 +3,8 @@
 //!
 //! Owned by the pipeline thread, which alone counts, so the table of known classes needs no
 //! lock; each known class maps straight to its two counters, and only the first message of a
-//! class touches the shared family.
+//! class touches the shared family. CTI traffic comes in runs of one class (a burst of status
+//! updates), so the last class counted is compared first, which spares most messages a hash.
 
 use std::collections::HashMap;
 
@@ -29,7 +30,12 @@ type Pair = [Counter; 2];
 #[derive(Debug)]
 pub struct ClassTable {
     family: Family<ClassLabels, Counter>,
-    known: HashMap<Box<[u8]>, Pair>,
+    /// Each known class, and its counters.
+    known: Vec<(Box<[u8]>, Pair)>,
+    /// Where each known class is in `known`.
+    index: HashMap<Box<[u8]>, usize>,
+    /// The entry of `known` counted last.
+    last: usize,
     other: Pair,
     none: Pair,
 }
@@ -54,7 +60,7 @@ impl ClassTable {
     pub fn new(family: Family<ClassLabels, Counter>) -> ClassTable {
         let other = pair(&family, OTHER);
         let none = pair(&family, NONE);
-        ClassTable { family, known: HashMap::new(), other, none }
+        ClassTable { family, known: Vec::new(), index: HashMap::new(), last: 0, other, none }
     }
 
     /// Counts one message.
@@ -64,22 +70,28 @@ impl ClassTable {
             self.none[at].inc();
             return;
         };
-        if let Some(counters) = self.known.get(class) {
-            counters[at].inc();
-            return;
+        let found = match self.known.get(self.last) {
+            Some((last, _)) if **last == *class => Some(self.last),
+            _ => self.index.get(class).copied().or_else(|| self.admit(class)),
+        };
+        match found {
+            Some(entry) => {
+                self.last = entry;
+                self.known[entry].1[at].inc();
+            }
+            None => {
+                self.other[at].inc();
+            }
         }
-        self.admit(class)[at].inc();
     }
 
-    /// The counters of a class seen for the first time: its own while there is room and its
-    /// name makes a label, `other`'s otherwise.
-    fn admit(&mut self, class: &[u8]) -> &Pair {
-        match label(class) {
-            Some(name) if self.known.len() < MAX_CLASSES => {
-                self.known.entry(class.into()).or_insert_with(|| pair(&self.family, name))
-            }
-            _ => &self.other,
-        }
+    /// Gives a class seen for the first time its own counters, while there is room and its name
+    /// makes a label; `None`: it counts as `other`.
+    fn admit(&mut self, class: &[u8]) -> Option<usize> {
+        let name = label(class).filter(|_| self.known.len() < MAX_CLASSES)?;
+        self.known.push((class.into(), pair(&self.family, name)));
+        self.index.insert(class.into(), self.known.len() - 1);
+        Some(self.known.len() - 1)
     }
 }
 
