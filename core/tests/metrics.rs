@@ -1,6 +1,9 @@
 //! The `/metrics` endpoint of the real binary: scraped over HTTP during a session and after it,
 //! read with a real exposition parser (types included), with the MI plugin's rules in dry-run,
-//! and its errors (an address in use, an invalid one at `check`).
+//! TLS handshakes on the legacy TLS listener, and its errors (an address in use, an invalid one
+//! at `check`).
+#[path = "support/tls.rs"]
+mod peers;
 mod support;
 
 use std::io::{Read, Write};
@@ -257,4 +260,59 @@ fn a_metrics_address_in_use_is_a_clear_error_and_a_bad_one_fails_the_check() {
     let expected =
         format!("{}:2:10: metrics.listen: \"localhost\" is not an ip:port", config.display());
     assert!(stderr.contains(&expected), "{stderr}");
+}
+
+/// One session through a `tls = "always"` proxy: the server completes its handshake when the
+/// proxy's does; the client either does too, or sends `garbage` instead of a ClientHello.
+fn tls_session(proxy: SocketAddr, server: &TcpListener, garbage: Option<&[u8]>) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let server = tokio::net::TcpListener::from_std(server.try_clone().unwrap()).unwrap();
+        let upstream = async {
+            let (tcp, _) = server.accept().await.unwrap();
+            if let Ok(mut stream) = peers::Identity::new().acceptor().accept(tcp).await {
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut Vec::new()).await;
+            }
+        };
+        let client = async {
+            let mut tcp = tokio::net::TcpStream::connect(proxy).await.unwrap();
+            match garbage {
+                Some(bytes) => {
+                    tokio::io::AsyncWriteExt::write_all(&mut tcp, bytes).await.unwrap();
+                    let _ = tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut Vec::new()).await;
+                }
+                None => {
+                    let connector = peers::trusting_anything();
+                    let mut stream = connector.connect(peers::localhost(), tcp).await.unwrap();
+                    tokio::io::AsyncWriteExt::shutdown(&mut stream).await.unwrap();
+                    let _ =
+                        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut Vec::new()).await;
+                }
+            }
+        };
+        tokio::join!(upstream, client)
+    });
+}
+
+#[test]
+fn tls_handshakes_are_counted_by_leg_and_outcome() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    server.set_nonblocking(true).unwrap();
+    let (_dir, proxy, metrics) = start(server.local_addr().unwrap(), "tls = \"always\"", "");
+    let handshakes = |s: &Scrape, side, outcome| {
+        counter(s, "ctiproxy_tls_handshakes_total", &[("side", side), ("outcome", outcome)])
+    };
+    tls_session(proxy.addr(), &server, None);
+    eventually(metrics, "both legs' handshakes completed", |s| {
+        handshakes(s, "client", "ok") == 1.0 && handshakes(s, "server", "ok") == 1.0
+    });
+    tls_session(proxy.addr(), &server, Some(b"GET / HTTP/1.0\r\n\r\n"));
+    let after = eventually(metrics, "the client's handshake failed", |s| {
+        handshakes(s, "client", "failed") == 1.0 && gauge(s, "ctiproxy_sessions_open") == 0.0
+    });
+    assert_eq!(handshakes(&after, "client", "ok"), 1.0);
+    assert_eq!(handshakes(&after, "client", "timeout"), 0.0);
+    let ended = |reason| counter(&after, "ctiproxy_sessions_ended_total", &[("reason", reason)]);
+    assert_eq!(ended("client_closed"), 1.0, "the session whose handshakes completed");
+    assert_eq!(ended("failed"), 1.0, "the session whose client handshake failed");
 }
