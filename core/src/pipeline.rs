@@ -242,9 +242,6 @@ impl Pipeline {
     pub fn deliver(&mut self, event: Event) {
         match event {
             Event::Messages { session, direction, ts, frames } => {
-                if let Some(classes) = &mut self.classes {
-                    frames.iter().for_each(|frame| classes.count(direction, &frame.line));
-                }
                 for frame in &frames {
                     self.deliver_message(session, direction, ts, frame);
                 }
@@ -282,6 +279,9 @@ impl Pipeline {
     fn deliver_message(&mut self, session: u64, direction: Direction, ts: i64, frame: &Frame) {
         let mut replaced: Option<Vec<u8>> = None;
         calls::index_line(&frame.line, frame.flags, &mut self.nodes);
+        if let Some(classes) = &mut self.classes {
+            classes.count(direction, &frame.line, &self.nodes);
+        }
         for (index, stage) in self.stages.iter_mut().enumerate() {
             let line = replaced.as_deref().unwrap_or(&frame.line);
             // A replacement is a whole line: it is no longer an oversize preview.

@@ -3,11 +3,11 @@
 //!
 //! Nothing here sits on the forwarding path beyond a few relaxed atomic additions per read:
 //! sessions bump counters they were handed at start ([`sessions`]), the pipeline thread counts
-//! classes and plugin faults where it already holds the message ([`pipeline`]), and what other
+//! classes (from the JSON tape it builds for the plugins) and plugin faults where it already
+//! holds the message ([`pipeline`]), and what other
 //! parts already keep (the queue's budget, the plugins' host counters) is read only when
 //! Prometheus scrapes ([`queue`], [`plugin_counters`]). Without `[metrics]` none of it exists.
 
-pub mod class_scan;
 pub mod classes;
 pub mod end_reason;
 pub mod labels;
