@@ -2,10 +2,11 @@
 //!
 //! Search path, in order: the directories in `CTIPROXY_PLUGIN_PATH`, the config's
 //! `[plugins] path`, the directory of the running executable (where cargo puts the built-in
-//! plugins). Scanning reads file names only ([`candidates`]); plugin `NAME` is then looked for
-//! in `libctiproxy_NAME.so` in each directory in turn, then in the other `libctiproxy_*.so`
-//! files, directory by directory, in file-name order, and the first library that exports it
-//! wins. Each library is opened at most once, after [`elf`] checked the file, through
+//! plugins), then `../`[`INSTALLED_PLUGINS`] from that directory (where an install under a
+//! prefix puts them: `PREFIX/bin` → `PREFIX/lib/ctiproxy/plugins`). Scanning reads file names
+//! only ([`candidates`]); plugin `NAME` is then looked for in `libctiproxy_NAME.so` in each
+//! directory in turn, then in the other `libctiproxy_*.so` files, directory by directory, in
+//! file-name order, and the first library that exports it wins. Each library is opened at most once, after [`elf`] checked the file, through
 //! [`library`]. Every failure names the file and the cause.
 
 pub mod candidates;
@@ -24,6 +25,12 @@ pub use library::{load_file, LoadError};
 
 /// The environment variable listing extra plugin directories (`:`-separated).
 pub const PLUGIN_PATH_VAR: &str = "CTIPROXY_PLUGIN_PATH";
+
+/// Where an installation keeps the plugins, relative to the parent of the executable's
+/// directory: binaries in `PREFIX/bin`, plugins in `PREFIX/lib/ctiproxy/plugins` (the Makefile's
+/// `install`, the Debian package), so an installed command finds its plugins wherever it is run
+/// from.
+pub const INSTALLED_PLUGINS: &str = "lib/ctiproxy/plugins";
 
 /// A usable plugin and the file it came from.
 #[derive(Debug, Clone)]
@@ -83,7 +90,8 @@ struct Opened {
     warned: HashSet<String>,
 }
 
-/// The directories searched, in order: `CTIPROXY_PLUGIN_PATH`, `extra`, the executable's.
+/// The directories searched, in order: `CTIPROXY_PLUGIN_PATH`, `extra`, the executable's, the
+/// installed plugins beside it.
 pub fn search_path(extra: &[PathBuf]) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os(PLUGIN_PATH_VAR)
         .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
@@ -91,7 +99,11 @@ pub fn search_path(extra: &[PathBuf]) -> Vec<PathBuf> {
     dirs.extend(extra.iter().cloned());
     if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf))
     {
+        // Only an existing directory is listed, so that a development build's error message
+        // ("searched: …") does not name a directory that was never there.
+        let installed = dir.parent().map(|prefix| prefix.join(INSTALLED_PLUGINS));
         dirs.push(dir);
+        dirs.extend(installed.filter(|d| d.is_dir()));
     }
     dirs
 }
