@@ -10,8 +10,10 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 PROFILE ?= release
 CARGO ?= cargo
-# Where the built files are taken from; the install test points it at debug artifacts.
-BUILD_DIR ?= target/$(PROFILE)
+# Where the built files are taken from: cargo's target directory (CARGO_TARGET_DIR when set),
+# the profile's subdirectory; the install test points it at debug artifacts.
+TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+BUILD_DIR ?= $(TARGET_DIR)/$(PROFILE)
 
 BINARIES := ctiproxy ctispy ctisave ctistat
 # The product plugins only: test-plugins/ are deliberately broken and never installed.
