@@ -3,6 +3,9 @@
 //! headers and the save plugin writes it to its classic files, so a saved capture reads exactly
 //! like the spy's output.
 //!
+//! The values of secret fields ([`Redact`], `password` unless configured otherwise) are written
+//! as `"***"`, in decoded JSON and in bytes shown as they came alike.
+//!
 //! On a terminal ([`BodyStyle::visible`]) control characters are written out (`\x1b`, `\r`,
 //! `\u009b` inside JSON strings) instead of being sent to the terminal to obey; anywhere else
 //! (a file, a pipe) the bytes are kept exact, because captures and scripts rely on them.
@@ -10,6 +13,7 @@
 use std::io::Write;
 
 use crate::index::{self, Writer};
+use crate::redact::Redact;
 use crate::visible::{self, Newlines};
 use crate::Message;
 
@@ -27,29 +31,57 @@ pub struct BodyStyle {
 /// Renders messages for people, straight from the host's index of each line (no parse, no
 /// serde value); numbers keep the text they had on the wire. Its buffers are reused from
 /// message to message, so keep one per plugin instance.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Body {
     writer: Writer,
     json: Vec<u8>,
+    redact: Redact,
+    /// Bytes shown as they came, with their secrets masked.
+    masked: Vec<u8>,
 }
 
 impl Body {
-    /// A renderer with empty buffers.
+    /// A renderer with empty buffers that masks nothing.
     pub fn new() -> Self {
-        Body::default()
+        Body::redacting(Redact::none())
+    }
+
+    /// A renderer that writes the values of the `redact` fields as `"***"`.
+    pub fn redacting(redact: Redact) -> Self {
+        Body { writer: Writer::new(), json: Vec::new(), redact, masked: Vec::new() }
+    }
+
+    /// Appends `bytes` as they came (see [`Body::write`]), secrets masked, without the final
+    /// `\n` a line may lack: for the spy's raw reads, which it ends itself.
+    pub fn write_bytes(&mut self, out: &mut Vec<u8>, bytes: &[u8], visible: bool) {
+        let bytes =
+            if self.redact.line(bytes, None, &mut self.masked) { &self.masked } else { bytes };
+        if visible {
+            out.extend_from_slice(visible::bytes(bytes, Newlines::Keep).as_bytes());
+        } else {
+            out.extend_from_slice(bytes);
+        }
     }
 
     /// Appends the message and one final `\n` to `out`.
     pub fn write(&mut self, out: &mut Vec<u8>, message: &Message<'_>, style: BodyStyle) {
         if message.is_oversize() {
             let _ = write!(out, "[oversize line: {} bytes, not decoded] ", message.len());
-            write_as_it_came(out, message.bytes(), style);
+            self.write_as_it_came(out, message.bytes(), style);
         } else if style.raw || message.is_raw() {
-            write_as_it_came(out, message.bytes(), style);
+            self.write_as_it_came(out, message.bytes(), style);
         } else if let Some(root) = message.root() {
             self.write_json(out, root, style);
         } else {
-            write_as_it_came(out, message.bytes(), style);
+            self.write_as_it_came(out, message.bytes(), style);
+        }
+    }
+
+    /// A raw TCP read may already end with `\n`; adding another would print a blank line.
+    fn write_as_it_came(&mut self, out: &mut Vec<u8>, bytes: &[u8], style: BodyStyle) {
+        self.write_bytes(out, bytes, style.visible);
+        if bytes.last() != Some(&b'\n') {
+            out.push(b'\n');
         }
     }
 
@@ -59,28 +91,12 @@ impl Body {
         if style.visible {
             target.clear();
         }
-        if style.pretty {
-            self.writer.sorted_pretty(root, target);
-        } else {
-            self.writer.sorted_compact(root, target);
-        }
+        self.writer.sorted_redacted(root, style.pretty, &self.redact, target);
         if style.visible {
             // The writer escapes like serde_json: always UTF-8.
             let text = String::from_utf8_lossy(&self.json);
             out.extend_from_slice(visible::json(&text).as_bytes());
         }
-        out.push(b'\n');
-    }
-}
-
-/// A raw TCP read may already end with `\n`; adding another would print a blank line.
-fn write_as_it_came(out: &mut Vec<u8>, bytes: &[u8], style: BodyStyle) {
-    if style.visible {
-        out.extend_from_slice(visible::bytes(bytes, Newlines::Keep).as_bytes());
-    } else {
-        out.extend_from_slice(bytes);
-    }
-    if bytes.last() != Some(&b'\n') {
         out.push(b'\n');
     }
 }

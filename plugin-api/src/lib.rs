@@ -57,6 +57,7 @@ pub mod instance;
 pub mod matcher;
 pub mod message;
 pub mod plugin;
+pub mod redact;
 pub mod services;
 mod settings;
 pub mod sorted_json;

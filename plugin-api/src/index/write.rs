@@ -17,6 +17,7 @@ use super::node::Kind;
 use super::string;
 use super::view::Value;
 use crate::field_path::FieldPath;
+use crate::redact::{self, Redact};
 
 /// Scratch space reused across messages: once warm, writing allocates nothing.
 #[derive(Debug, Default)]
@@ -29,6 +30,8 @@ pub struct Writer {
     text: Vec<u8>,
     /// Key positions of the entries left out.
     omitted: Vec<usize>,
+    /// Value positions written as [`redact::MASK`].
+    masked: Vec<usize>,
 }
 
 /// An object entry after collapsing duplicates.
@@ -111,6 +114,21 @@ impl Writer {
         self.write(value, Layout { format: Format::Pretty, sorted: true }, out);
     }
 
+    /// Appends `value` as [`Writer::sorted_pretty`] (`pretty`) or [`Writer::sorted_compact`]
+    /// writes it, with the values of the `redact` fields written as `"***"`.
+    pub fn sorted_redacted(
+        &mut self,
+        value: Value<'_>,
+        pretty: bool,
+        redact: &Redact,
+        out: &mut Vec<u8>,
+    ) {
+        redact.find(value, &mut self.masked);
+        let format = if pretty { Format::Pretty } else { Format::Python };
+        self.write(value, Layout { format, sorted: true }, out);
+        self.masked.clear();
+    }
+
     /// Appends `value` compact, keys in their order: `{"b":[1,2],"a":1}`.
     pub fn compact(&mut self, value: Value<'_>, out: &mut Vec<u8>) {
         self.compact_without(value, &[], out);
@@ -181,7 +199,11 @@ impl Writer {
             layout.format.separate(i == base, depth + 1, out);
             self.string(object.at(entry.key), out);
             out.extend_from_slice(layout.format.key_separator());
-            self.value(object.at(entry.value), layout, depth + 1, out);
+            if self.masked.contains(&entry.value) {
+                out.extend_from_slice(redact::MASK);
+            } else {
+                self.value(object.at(entry.value), layout, depth + 1, out);
+            }
         }
         layout.format.close(b'}', depth, out);
         self.entries.truncate(base);
@@ -346,6 +368,22 @@ mod tests {
             assert_eq!(text, serde_json::to_string(&expected).unwrap(), "{names:?}");
             assert_eq!(count, removed, "{names:?}");
         }
+    }
+
+    #[test]
+    fn redacts_the_value_that_is_written() {
+        let line = r#"{"password": "a", "b": {"password": 2}, "password": {"x": 1}}"#;
+        let redact = Redact::try_from(vec!["password".to_owned(), "b.password".to_owned()]);
+        let redact = redact.unwrap();
+        let compact = written(line, |w, v, out| w.sorted_redacted(v, false, &redact, out));
+        assert_eq!(compact, r#"{"b": {"password": "***"}, "password": "***"}"#);
+        let pretty = written(line, |w, v, out| w.sorted_redacted(v, true, &redact, out));
+        assert_eq!(
+            pretty,
+            "{\n    \"b\": {\n        \"password\": \"***\"\n    },\n    \"password\": \"***\"\n}"
+        );
+        let none = written(line, |w, v, out| w.sorted_redacted(v, false, &Redact::none(), out));
+        assert_eq!(none, written(line, |w, v, out| w.sorted_compact(v, out)));
     }
 
     #[test]

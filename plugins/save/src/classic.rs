@@ -9,6 +9,7 @@ use crate::Store;
 use std::io::Write;
 
 use ctiproxy_plugin_api::body::{Body, BodyStyle};
+use ctiproxy_plugin_api::redact::Redact;
 
 /// JSON indented by 4 spaces with sorted keys; anything else as it came.
 const STYLE: BodyStyle = BodyStyle { raw: false, pretty: true, visible: false };
@@ -24,11 +25,16 @@ pub struct Classic {
 
 impl Classic {
     /// Opens both files; errors name `client_file` or `server_file`.
-    pub fn open(client: &Target, server: &Target, host: &Host) -> Result<Self, ConfigError> {
+    pub fn open(
+        client: &Target,
+        server: &Target,
+        redact: Redact,
+        host: &Host,
+    ) -> Result<Self, ConfigError> {
         Ok(Classic {
             client: Sink::open(client, host.clone())?,
             server: Sink::open(server, host.clone())?,
-            renderer: Body::new(),
+            renderer: Body::redacting(redact),
             buf: Vec::with_capacity(4096),
         })
     }

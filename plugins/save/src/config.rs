@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use ctiproxy_plugin_api::redact::Redact;
 use ctiproxy_plugin_api::ConfigError;
 use serde::Deserialize;
 
@@ -23,6 +24,37 @@ pub struct Config {
     /// Add to existing files instead of truncating them.
     #[serde(default)]
     pub append: bool,
+    /// Fields whose values are saved as `"***"` (default `["password"]`; `[]` keeps the
+    /// capture byte-exact).
+    #[serde(default)]
+    pub redact: Redact,
+    /// The permissions of files the plugin creates, in octal (default `"0600"`).
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+/// `mode = "0640"`: permission bits for new capture files, never more than `0666`'s and never
+/// world-readable unless written so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Mode(pub u32);
+
+impl Default for Mode {
+    fn default() -> Self {
+        Mode(0o600)
+    }
+}
+
+impl TryFrom<String> for Mode {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        u32::from_str_radix(&text, 8)
+            .ok()
+            .filter(|bits| *bits <= 0o777)
+            .map(Mode)
+            .ok_or_else(|| format!("{text:?} is not file permissions in octal such as \"0600\""))
+    }
 }
 
 /// What the files look like.
@@ -83,7 +115,7 @@ impl Config {
         let path = path
             .as_deref()
             .ok_or_else(|| ConfigError::at(key, format!("required with format = \"{format}\"")))?;
-        Target::resolve(key, path, self.append)
+        Target::resolve(key, path, self.append, self.mode)
     }
 }
 

@@ -1,11 +1,16 @@
 //! The JSON-lines capture: one file, one JSON object per event, in the order the pipeline saw
 //! them. It keeps what the classic files lose (timestamps, sessions, exact bytes), so
 //! `ctiproxy replay` can feed it through a pipeline again. The format is specified in README.md.
+//!
+//! A line holding a secret field (`redact`) is saved with that value replaced by `"***"` and
+//! every other byte as it came, and its record says `"redacted": true`: still valid JSON for
+//! replay, no longer the exact wire bytes. `redact = []` keeps captures byte-exact.
 
 use std::io::Write;
 
 use base64::Engine;
 use chrono::{DateTime, SecondsFormat};
+use ctiproxy_plugin_api::redact::Redact;
 use ctiproxy_plugin_api::{ConfigError, Host, Message, SessionEnd, SessionStart};
 use serde::Serialize;
 
@@ -16,12 +21,15 @@ use crate::Store;
 /// A JSON-lines capture file.
 pub struct Jsonl {
     sink: Sink,
+    redact: Redact,
+    /// A line with its secrets masked, reused from message to message.
+    masked: Vec<u8>,
 }
 
 impl Jsonl {
     /// Opens the capture file; errors name `file`.
-    pub fn open(target: &Target, host: &Host) -> Result<Self, ConfigError> {
-        Ok(Jsonl { sink: Sink::open(target, host.clone())? })
+    pub fn open(target: &Target, redact: Redact, host: &Host) -> Result<Self, ConfigError> {
+        Ok(Jsonl { sink: Sink::open(target, host.clone())?, redact, masked: Vec::new() })
     }
 
     fn record(&mut self, record: &impl Serialize) {
@@ -44,7 +52,13 @@ impl Store for Jsonl {
     }
 
     fn message(&mut self, message: &Message<'_>) {
-        self.record(&MessageRecord::new(message));
+        let redacted = self.redact.line(message.bytes(), message.root(), &mut self.masked);
+        let bytes = if redacted { &self.masked[..] } else { message.bytes() };
+        let record = MessageRecord::new(message, bytes, redacted);
+        self.sink.write(|out| {
+            serde_json::to_writer(&mut *out, &record)?;
+            out.write_all(b"\n")
+        });
     }
 
     fn session_end(&mut self, end: &SessionEnd<'_>) {
@@ -135,14 +149,18 @@ struct MessageRecord<'a> {
     /// Decrypted: it travelled in TLS (after a STARTTLS switch, or on a TLS listener).
     #[serde(skip_serializing_if = "is_false")]
     tls: bool,
+    /// Secret values in `line` were replaced by `"***"`.
+    #[serde(skip_serializing_if = "is_false")]
+    redacted: bool,
 }
 
 impl<'a> MessageRecord<'a> {
-    fn new(message: &Message<'a>) -> Self {
-        let line = message.text();
+    /// The record of `message`, whose bytes are saved as `bytes` (masked when `redacted`).
+    fn new(message: &Message<'_>, bytes: &'a [u8], redacted: bool) -> Self {
+        let line = std::str::from_utf8(bytes).ok();
         let line_base64 = match line {
             Some(_) => None,
-            None => Some(base64::engine::general_purpose::STANDARD.encode(message.bytes())),
+            None => Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
         };
         MessageRecord {
             stamp: Stamp::new(message.timestamp_micros(), message.session_id()),
@@ -154,6 +172,7 @@ impl<'a> MessageRecord<'a> {
             raw: message.is_raw(),
             no_newline: message.lacks_newline(),
             tls: message.is_tls(),
+            redacted,
         }
     }
 }

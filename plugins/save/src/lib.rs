@@ -11,7 +11,8 @@
 //! destroyed. Writes are buffered and flushed about every second, at each session end and at
 //! shutdown. A write error is logged once per episode and counted (`write_errors`); it never
 //! stops the proxy.
-//! README.md specifies both formats.
+//! Secret fields (`redact`, default `["password"]`) are saved as `"***"` in both formats, and
+//! files get mode `0600` (`mode`). README.md specifies both formats.
 
 mod claim;
 mod classic;
@@ -49,11 +50,12 @@ impl Plugin for Save {
     type Config = Config;
 
     fn new(config: Config, host: Host) -> Result<Self, ConfigError> {
+        let redact = config.redact.clone();
         let store: Box<dyn Store> = match config.targets()? {
             Targets::Classic { client, server } => {
-                Box::new(Classic::open(&client, &server, &host)?)
+                Box::new(Classic::open(&client, &server, redact, &host)?)
             }
-            Targets::Jsonl(file) => Box::new(Jsonl::open(&file, &host)?),
+            Targets::Jsonl(file) => Box::new(Jsonl::open(&file, redact, &host)?),
         };
         Ok(Save { store })
     }

@@ -6,12 +6,18 @@
 //! truncate. A second instance on the same file fails on the lock and leaves the file as it was.
 //! Anything but a regular file or a character device (`/dev/null`) is refused before opening: a
 //! FIFO would block the open until someone reads it.
+//!
+//! Captures hold what users typed, so a file is given the configured `mode` (`0600` unless told
+//! otherwise) when it is opened, whether it was just created or is being overwritten: the umask
+//! does not widen or narrow it, and a file left world-readable by an earlier run is tightened.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
 
 use ctiproxy_plugin_api::{ConfigError, FileKind};
+
+use crate::config::Mode;
 
 /// A checked output file, not yet opened.
 #[derive(Debug)]
@@ -27,17 +33,29 @@ pub struct Target {
     /// writers may share `/dev/null`).
     pub device: bool,
     append: bool,
+    mode: Mode,
 }
 
 impl Target {
     /// Checks the path named by `key` without opening it: not empty, a regular file, a character
     /// device or nothing yet (in an existing directory).
-    pub fn resolve(key: &'static str, path: &Path, append: bool) -> Result<Target, ConfigError> {
+    pub fn resolve(
+        key: &'static str,
+        path: &Path,
+        append: bool,
+        mode: Mode,
+    ) -> Result<Target, ConfigError> {
         if path.as_os_str().is_empty() {
             return Err(ConfigError::at(key, "must not be empty: give a file path"));
         }
-        let target =
-            |identity, device| Target { key, path: path.to_owned(), identity, device, append };
+        let target = |identity, device| Target {
+            key,
+            path: path.to_owned(),
+            identity,
+            device,
+            append,
+            mode,
+        };
         let metadata = match fs::metadata(path) {
             Ok(metadata) => metadata,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -86,6 +104,7 @@ impl Target {
             }
             Err(TryLockError::Error(e)) => return Err(self.error(format!("cannot lock it: {e}"))),
         }
+        set_mode(&file, self.mode).map_err(|e| self.error(format!("cannot set its mode: {e}")))?;
         if !self.append {
             file.set_len(0).map_err(|e| self.error(format!("cannot truncate it: {e}")))?;
         }
@@ -107,6 +126,8 @@ impl Target {
             // Should the path have become a FIFO since it was checked, fail instead of waiting.
             use std::os::unix::fs::OpenOptionsExt;
             options.custom_flags(libc::O_NONBLOCK);
+            // Never readable by others, not even between creating and `set_mode`.
+            options.mode(self.mode.0 & 0o600);
         }
         let file = options.open(&self.path).map_err(|e| self.error(e.to_string()))?;
         let metadata = file.metadata().map_err(|e| self.error(e.to_string()))?;
@@ -119,6 +140,17 @@ impl Target {
     fn error(&self, reason: String) -> ConfigError {
         fail(self.key, &self.path, self.append, reason)
     }
+}
+
+#[cfg(unix)]
+fn set_mode(file: &File, mode: Mode) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(mode.0))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &File, _mode: Mode) -> io::Result<()> {
+    Ok(())
 }
 
 /// `KEY: cannot create PATH: REASON` (`cannot open` when appending).

@@ -311,3 +311,67 @@ fn classic_files_keep_every_number_as_it_was_written() {
         assert!(saved.contains(text), "{text} in {saved}");
     }
 }
+
+const LOGIN: &str = r#"{"class": "login_pass", "password": "secret", "commandid": 1}"#;
+
+/// Saves one login in each format with `extra` settings; returns the classic client file and
+/// the capture.
+fn saved_login(extra: &str) -> (String, String) {
+    let files = classic_files();
+    let mut h = classic(&files, extra);
+    h.start_session();
+    h.client(LOGIN);
+    h.shutdown();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("capture.jsonl");
+    let config = format!("format = \"jsonl\"\nfile = {path:?}\n{extra}");
+    let mut h = Harness::<Save>::new(&config).unwrap();
+    h.start_session();
+    h.client(LOGIN);
+    h.send(Direction::ClientToServer, br#"{"password":"raw-secret"}"#, MSG_RAW);
+    h.shutdown();
+    (read(&files.client), read(&path))
+}
+
+#[test]
+fn passwords_are_saved_as_stars_and_the_capture_says_so() {
+    let (classic, capture) = saved_login("");
+    assert_eq!(
+        classic,
+        "{\n    \"class\": \"login_pass\",\n    \"commandid\": 1,\n    \"password\": \"***\"\n}\n"
+    );
+    assert!(!capture.contains("secret"), "{capture}");
+    assert!(capture.contains(
+        r#""line":"{\"class\": \"login_pass\", \"password\": \"***\", \"commandid\": 1}","redacted":true"#
+    ));
+}
+
+#[test]
+fn redact_changes_the_fields_or_keeps_captures_exact() {
+    let (classic, capture) = saved_login("redact = []");
+    assert!(classic.contains("\"secret\"") && capture.contains("raw-secret"));
+    assert!(!capture.contains("redacted"));
+    let (classic, capture) = saved_login(r#"redact = ["class"]"#);
+    assert!(classic.contains("\"class\": \"***\"") && classic.contains("secret"));
+    assert!(capture.contains(r#"{\"class\": \"***\", \"password\": \"secret\""#));
+    assert_eq!(config_error(r#"redact = [""]"#), "redact: item 1: empty field name");
+}
+
+#[cfg(unix)]
+#[test]
+fn files_are_created_private_or_with_the_configured_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let files = classic_files();
+    drop(classic(&files, ""));
+    assert_eq!((mode(&files.client), mode(&files.server)), (0o600, 0o600));
+    // An existing world-readable capture is tightened when overwritten.
+    fs::set_permissions(&files.client, fs::Permissions::from_mode(0o644)).unwrap();
+    drop(classic(&files, r#"mode = "0640""#));
+    assert_eq!((mode(&files.client), mode(&files.server)), (0o640, 0o640));
+    let err = config_error(&format!(
+        "client_file = {:?}\nserver_file = {:?}\nmode = \"644x\"",
+        files.client, files.server
+    ));
+    assert!(err.starts_with("mode: \"644x\" is not file permissions in octal"), "{err}");
+}

@@ -1,5 +1,6 @@
 //! The spy's settings: the keys of its `[[pipeline]]` table.
 
+use ctiproxy_plugin_api::redact::Redact;
 use serde::Deserialize;
 
 /// `[[pipeline]] plugin = "spy"` and its keys; every key is optional.
@@ -16,11 +17,20 @@ pub struct Config {
     pub server: bool,
     /// When to colour the direction headers.
     pub color: ColorMode,
+    /// Fields whose values are printed as `"***"` (default `["password"]`; `[]` for none).
+    pub redact: Redact,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { pretty: false, raw: false, client: true, server: true, color: ColorMode::Auto }
+        Config {
+            pretty: false,
+            raw: false,
+            client: true,
+            server: true,
+            color: ColorMode::Auto,
+            redact: Redact::default(),
+        }
     }
 }
 

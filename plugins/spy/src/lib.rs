@@ -11,7 +11,7 @@
 //! terminal control characters are written out (`\x1b`, `\r`, `\u009b` in JSON strings) rather
 //! than obeyed. A raw TCP read (`[proxy] raw = true`) is followed by a newline, as the classic
 //! tool printed it, so a read that ended a line is followed by a blank line. Settings are in
-//! [`Config`].
+//! [`Config`]; `redact` (default `["password"]`) prints secret fields' values as `"***"`.
 
 mod config;
 mod header;
@@ -23,7 +23,6 @@ use ctiproxy_plugin_api::{
 
 pub use config::{ColorMode, Config};
 use ctiproxy_plugin_api::body::{Body, BodyStyle};
-use ctiproxy_plugin_api::visible::{self, Newlines};
 use header::{HeaderStyle, LocalClock};
 use sessions::SessionTracker;
 
@@ -72,7 +71,7 @@ impl Plugin for Spy {
                 pretty: config.pretty,
                 visible: host.output_is_terminal(),
             },
-            renderer: Body::new(),
+            renderer: Body::redacting(config.redact),
             clock: LocalClock::default(),
             sessions: SessionTracker::default(),
             buf: Vec::with_capacity(4096),
@@ -102,12 +101,7 @@ impl Plugin for Spy {
         if message.is_raw() && !message.is_oversize() {
             // The classic ctispy printed each read and then a newline: a blank line after every
             // read that ended a line, which is how its users tell reads apart.
-            if self.body.visible {
-                let shown = visible::bytes(message.bytes(), Newlines::Keep);
-                self.buf.extend_from_slice(shown.as_bytes());
-            } else {
-                self.buf.extend_from_slice(message.bytes());
-            }
+            self.renderer.write_bytes(&mut self.buf, message.bytes(), self.body.visible);
             self.buf.push(b'\n');
         } else {
             // Writing to a Vec cannot fail.

@@ -260,3 +260,22 @@ fn every_number_prints_as_it_was_written() {
         assert!(out.contains(text), "{text} in {out}");
     }
 }
+
+#[test]
+fn passwords_are_printed_as_stars_unless_redact_says_otherwise() {
+    let login = r#"{"class": "login_pass", "password": "secret", "commandid": 1}"#;
+    let mut h = spy("");
+    let out = print_client(&mut h, login);
+    let masked = r#"{"class": "login_pass", "commandid": 1, "password": "***"}"#.to_owned() + "\n";
+    assert!(out.ends_with(&masked), "{out}");
+    let mut h = spy("raw = true");
+    assert!(print_client(&mut h, login).contains(r#""password": "***""#));
+    h.set_time(T);
+    h.send(Direction::ClientToServer, login.as_bytes(), MSG_RAW);
+    assert!(!h.take_output().contains("secret"));
+    let mut h = spy(r#"redact = ["commandid"]"#);
+    let out = print_client(&mut h, login);
+    assert!(out.contains(r#""commandid": "***""#) && out.contains("secret"), "{out}");
+    let mut h = spy("redact = []");
+    assert!(print_client(&mut h, login).contains(r#""password": "secret""#));
+}
