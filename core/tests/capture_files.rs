@@ -295,3 +295,28 @@ fn an_empty_path_is_a_configuration_error_for_check_and_run_alike() {
     );
     assert!(!dir.path().join("client.txt").exists(), "created before the error");
 }
+
+#[test]
+fn a_live_capture_masks_passwords_and_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("capture.jsonl");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[proxy]\nlisten = \"127.0.0.1:0\"\nserver = \"{}\"\n\n[[pipeline]]\nplugin = \"save\"\nformat = \"jsonl\"\nfile = {:?}\n",
+            echo_server(),
+            capture.display().to_string()
+        ),
+    );
+    let proxy = Running::start(ctiproxy_with("run", &config, &[]));
+    let mut client = BufReader::new(TcpStream::connect(proxy.addr()).unwrap());
+    exchange(&mut client, r#"{"class": "login_pass", "password": "secret"}"#);
+    let text = wait_for_lines(&capture, 3);
+    proxy.signal("TERM");
+    assert!(proxy.finish().status.success());
+    let sent = text.lines().find(|l| l.contains(r#""dir":"client""#)).unwrap();
+    assert!(sent.contains(r#"\"password\": \"***\""#) && !sent.contains("secret"), "{sent}");
+    let mode = std::fs::metadata(&capture).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}

@@ -4,7 +4,8 @@ mod classic_support;
 mod support;
 
 use classic_support::{
-    bodies, classic, compact, field_is, fixture, parse_spy, pretty, replay, start_servers, stripped,
+    as_shown, bodies, classic, compact, field_is, fixture, parse_spy, pretty, replay,
+    start_servers, stripped,
 };
 use ctiproxy_plugin_api::Direction;
 use serde_json::Value;
@@ -116,7 +117,7 @@ fn raw_prints_each_read_as_it_came_and_warns_that_filters_do_not_apply() {
         let sent: String = session_steps()
             .into_iter()
             .filter(|s| s.direction == direction)
-            .map(|s| s.line)
+            .map(|s| as_shown(&s.line))
             .collect();
         assert_eq!(shown, sent, "{direction:?}: not the bytes as they came");
     }
@@ -144,7 +145,7 @@ fn raw_prints_a_blank_line_after_every_read_as_the_original_and_wins_over_pretty
         let sent: String = session_steps()
             .into_iter()
             .filter(|s| s.direction == direction)
-            .map(|s| s.line + "\n")
+            .map(|s| as_shown(&s.line) + "\n")
             .collect();
         assert_eq!(shown, sent, "{direction:?}");
     }

@@ -31,6 +31,9 @@ fn demo_replays_the_session_through_the_spy_and_exits_zero() {
     assert!(done
         .stdout
         .contains(r#"{"class": "login_id", "commandid": 1804289383, "company": "xivo""#));
+    // login_pass's password is shown masked; the wire kept it (checked byte for byte above).
+    assert!(done.stdout.contains(r#""password": "***""#), "{}", done.stdout);
+    assert!(!done.stdout.contains("secret"), "{}", done.stdout);
 }
 
 #[test]

@@ -96,6 +96,9 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn a_jsonl_capture_replays_to_the_live_spy_output_byte_for_byte() {
     let live = live();
     assert!(parse_spy(&live.spy).len() > 100, "the live run printed the session");
+    // The capture masked login_pass's password (and says so); replay reads it all the same.
+    let capture = read(&live.jsonl);
+    assert!(capture.contains(r#""redacted":true"#) && !capture.contains("secret"));
     let finished = succeeded(replay(SPY, &[&live.jsonl]));
     assert_eq!(finished.stdout, live.spy);
 }
