@@ -328,3 +328,40 @@ fn verbose_shows_the_request_and_the_reply_on_stderr() {
     let quiet = mi_on(&server, Kind::Datagram, &["call", "uptime"]);
     assert_eq!(stderr(&quiet), "");
 }
+
+#[test]
+fn a_sip_request_that_fails_is_status_3_with_the_status_printed() {
+    let server = TestServer::start();
+    server.set_uac_delay(std::time::Duration::from_millis(50));
+    let dead = "sip:dead@127.0.0.1:5070";
+    for rest in [
+        vec!["event-notify", dead, "polycom_check_cfg"],
+        vec!["mwi-update", dead, "sip:*97@127.0.0.1", "1"],
+        vec!["uac-dlg", "NOTIFY", dead, "-H", "To: <sip:dead@x>", "-H", "From: <sip:a@x>;tag=1"],
+        vec![
+            "call",
+            "t_uac_dlg",
+            "method=NOTIFY",
+            &format!("ruri={dead}"),
+            "headers=To: <sip:dead@x>\r\nFrom: <sip:a@x>;tag=1\r\nEvent: check-sync\r\n",
+        ],
+    ] {
+        let output = mi_on(&server, Kind::Datagram, &rest);
+        assert_eq!(output.status.code(), Some(3), "{rest:?}: {}", stderr(&output));
+        assert!(stdout(&output).contains("\"Status\": \"408 Request Timeout\""), "{rest:?}");
+        assert!(stderr(&output).contains("the SIP request failed: 408 Request Timeout"));
+    }
+    let mut json = vec!["--json", "event-notify", dead, "snom_reboot"];
+    let output = mi_on(&server, Kind::Http, &json);
+    assert_eq!(output.status.code(), Some(3));
+    let error: serde_json::Value = serde_json::from_str(stderr(&output).trim()).unwrap();
+    assert_eq!(
+        (error["kind"].as_str(), error["status"].as_str()),
+        (Some("sip_status"), Some("408 Request Timeout"))
+    );
+    // --timeout shortens t_uac_dlg too: a phone slower than it is a timeout, status 2.
+    server.set_uac_delay(std::time::Duration::from_secs(5));
+    json.splice(0..1, ["--timeout", "0.3"]);
+    let output = mi_on(&server, Kind::Datagram, &json);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+}

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::mwi::MessageCounts;
 use crate::request::Params;
 use crate::response::Reply;
+use crate::sip_status::SipStatus;
 use crate::transport::{fifo::DEFAULT_REPLY_DIR, Endpoint};
 use crate::uac::UacDlg;
 use crate::wiretap::Direction;
@@ -21,6 +22,9 @@ use crate::wiretap::Direction;
 pub const EXIT_MI_ERROR: u8 = 1;
 /// Exit status for a usage error, a transport failure, a timeout or a malformed reply.
 pub const EXIT_FAILURE: u8 = 2;
+/// Exit status when a `t_uac_dlg` call went through but the SIP request's final status was not
+/// 2xx (`408 Request Timeout`: the phone never answered).
+pub const EXIT_SIP_FAILURE: u8 = 3;
 
 /// The longest `--timeout`, in seconds (a day): longer is surely a typo, and far longer
 /// overflows the clock.
@@ -38,7 +42,9 @@ Examples:
       -H 'To: <sip:alice@10.0.0.5:5060>' -H 'From: <sip:pbx@10.0.0.1>;tag=42' -H 'Event: check-sync'
 
 Exit status: 0 the result is printed on stdout; 1 OpenSIPS answered an MI error (printed on
-stderr with its code); 2 usage error, transport failure, timeout or malformed reply. With
+stderr with its code); 2 usage error, transport failure, timeout or malformed reply; 3 a
+t_uac_dlg request (event-notify, mwi-update, uac-dlg, call t_uac_dlg) got a final SIP status
+that is not 2xx, e.g. 408 Request Timeout (the result is still printed on stdout). With
 --json, errors are one JSON object on stderr: an MI error {\"code\",\"message\",\"data\"?},
 anything else {\"kind\",\"message\"} (kind: invalid_input, transport, http_status, timeout,
 malformed_reply); argument errors stay plain text.
@@ -47,7 +53,7 @@ malformed_reply); argument errors stay plain text.
 (other than a negative number) is refused as an unknown option; put it after -- to send it:
 call foo -- --bar. With -v, the request and the reply are shown on stderr as sent and received.
 
-Timeouts: --timeout applies to every call. Without it, calls wait 5 s, except t_uac_dlg calls
+Timeouts: --timeout applies to every call, t_uac_dlg included. Without it, calls wait 5 s, except t_uac_dlg calls
 (uac-dlg, event-notify, mwi-update, call t_uac_dlg), which wait 35 s: OpenSIPS answers a request
 to an unreachable phone only after its own 30 s transaction timer, with \"408 Request Timeout\".";
 
@@ -172,21 +178,40 @@ pub enum MiCommand {
 
 /// Runs `ctiproxy mi`: prints the result on stdout, an error on stderr (as JSON with
 /// `--json`), the bytes sent and received on stderr if `verbose`, and returns the exit status
-/// (0 result, 1 MI error, 2 anything else).
+/// (0 result, 1 MI error, 2 anything else, 3 a SIP request that failed).
 pub fn run(args: MiArgs, verbose: bool) -> ExitCode {
     let client = client(&args).map(|client| match verbose {
         true => client.with_observer(show_wire),
         false => client,
     });
-    match client.and_then(|client| execute_with(&client, &args)) {
-        Ok(output) => {
-            println!("{output}");
-            ExitCode::SUCCESS
+    match client.and_then(|client| call(&client, &args)) {
+        Ok(reply) => {
+            println!("{}", render(&reply, args.json));
+            match reply.sip_status().filter(|status| !status.is_success()) {
+                Some(status) => {
+                    eprintln!("{}", sip_failure_report(status, args.json));
+                    ExitCode::from(EXIT_SIP_FAILURE)
+                }
+                None => ExitCode::SUCCESS,
+            }
         }
         Err(error) => {
             eprintln!("{}", error_report(&error, &args));
             ExitCode::from(exit_status(&error))
         }
+    }
+}
+
+/// What [`run`] prints on stderr when the SIP request failed: a line for people, or with `--json`
+/// `{"kind":"sip_status","message","status"}`.
+fn sip_failure_report(status: SipStatus<'_>, json: bool) -> String {
+    let message = format!("the SIP request failed: {}", status.line);
+    match json {
+        true => {
+            serde_json::json!({"kind": "sip_status", "message": message, "status": status.line})
+                .to_string()
+        }
+        false => format!("ctiproxy mi: {message}"),
     }
 }
 
@@ -246,11 +271,11 @@ pub fn exit_status(error: &Error) -> u8 {
 /// Runs the subcommand and returns what [`run`] prints on success (indented JSON, or compact
 /// with `--json`); usage errors found here are [`Error::InvalidInput`].
 pub fn execute(args: &MiArgs) -> Result<String, Error> {
-    execute_with(&client(args)?, args)
+    Ok(render(&call(&client(args)?, args)?, args.json))
 }
 
-fn execute_with(client: &Client, args: &MiArgs) -> Result<String, Error> {
-    let reply = match &args.command {
+fn call(client: &Client, args: &MiArgs) -> Result<Reply, Error> {
+    Ok(match &args.command {
         MiCommand::Call { command, params, params_json } => {
             let params = match params_json {
                 Some(json) => json_params(json)?,
@@ -273,8 +298,7 @@ fn execute_with(client: &Client, args: &MiArgs) -> Result<String, Error> {
         MiCommand::UacDlg { method, ruri, headers, next_hop, socket, body } => {
             client.uac_dlg(&uac_dlg(method, ruri, headers, next_hop, socket, body)?)?
         }
-    };
-    Ok(render(&reply, args.json))
+    })
 }
 
 fn render(reply: &Reply, compact: bool) -> String {
@@ -307,7 +331,7 @@ fn client(args: &MiArgs) -> Result<Client, Error> {
     let client = Client::new(endpoint)?;
     // An explicit --timeout is taken at its word, t_uac_dlg included.
     Ok(match args.timeout {
-        Some(timeout) => client.with_timeout(timeout).with_uac_dlg_timeout(timeout),
+        Some(timeout) => client.with_timeout(timeout),
         None => client,
     })
 }

@@ -15,9 +15,9 @@ use crate::wiretap::{Direction, Wiretap};
 /// The timeout of an MI call unless configured.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The least a `t_uac_dlg` call waits unless its timeout is set explicitly: OpenSIPS answers a
-/// request to a dead phone only when tm's final-response timer (30 s by default) fires, with a
-/// result `{"Status":"408 Request Timeout"}`; giving up earlier loses that answer.
+/// How long a `t_uac_dlg` call waits unless a timeout is set: OpenSIPS answers a request to a
+/// dead phone only when tm's final-response timer (30 s by default) fires, with a result
+/// `{"Status":"408 Request Timeout"}`; giving up earlier loses that answer.
 pub const UAC_DLG_MIN_TIMEOUT: Duration = Duration::from_secs(35);
 
 /// A synchronous MI client. It opens a socket or FIFO per call and holds no thread, so it can
@@ -38,7 +38,9 @@ pub const UAC_DLG_MIN_TIMEOUT: Duration = Duration::from_secs(35);
 #[derive(Debug)]
 pub struct Client {
     transport: Transport,
-    timeout: Duration,
+    /// Set by [`Client::with_timeout`]; unset, calls wait [`DEFAULT_TIMEOUT`] and `t_uac_dlg`
+    /// calls [`UAC_DLG_MIN_TIMEOUT`].
+    timeout: Option<Duration>,
     uac_dlg_timeout: Option<Duration>,
     ids: IdSource,
     wiretap: Wiretap,
@@ -50,18 +52,21 @@ impl Client {
     pub fn new(endpoint: Endpoint) -> Result<Client, Error> {
         Ok(Client {
             transport: Transport::open(&endpoint)?,
-            timeout: DEFAULT_TIMEOUT,
+            timeout: None,
             uac_dlg_timeout: None,
             ids: IdSource::new(),
             wiretap: Wiretap::default(),
         })
     }
 
-    /// Sets the timeout of each call (default 5 s); any duration, `Duration::MAX` included,
-    /// is accepted (a deadline past what the clock can represent waits as long as it can). `t_uac_dlg` calls still wait at least
-    /// [`UAC_DLG_MIN_TIMEOUT`] unless [`Client::with_uac_dlg_timeout`] is set.
+    /// Sets the timeout of every call, `t_uac_dlg` included (as `ctiproxy mi --timeout` does):
+    /// without it calls wait [`DEFAULT_TIMEOUT`] and `t_uac_dlg` calls
+    /// [`UAC_DLG_MIN_TIMEOUT`]. A `t_uac_dlg` timeout shorter than OpenSIPS's transaction timer
+    /// gives up before a dead phone's `408`; [`Client::with_uac_dlg_timeout`] sets that one
+    /// apart. Any duration, `Duration::MAX` included, is accepted (a deadline past what the
+    /// clock can represent waits as long as it can).
     pub fn with_timeout(mut self, timeout: Duration) -> Client {
-        self.timeout = timeout;
+        self.timeout = Some(timeout);
         self
     }
 
@@ -75,19 +80,19 @@ impl Client {
         self
     }
 
-    /// Sets the timeout of `t_uac_dlg` calls exactly, overriding the 35 s floor.
+    /// Sets the timeout of `t_uac_dlg` calls, whatever [`Client::with_timeout`] says.
     pub fn with_uac_dlg_timeout(mut self, timeout: Duration) -> Client {
         self.uac_dlg_timeout = Some(timeout);
         self
     }
 
-    /// The timeout a call of `command` gets: the configured one, except for `t_uac_dlg`, which
-    /// gets its explicit timeout, or else the larger of the configured one and 35 s.
+    /// The timeout a call of `command` gets: for `t_uac_dlg` its own timeout if set, then the
+    /// timeout of every call if set, then the default (35 s for `t_uac_dlg`, 5 s otherwise).
     pub fn timeout_for(&self, command: &str) -> Duration {
-        if command != T_UAC_DLG {
-            return self.timeout;
-        }
-        self.uac_dlg_timeout.unwrap_or_else(|| self.timeout.max(UAC_DLG_MIN_TIMEOUT))
+        let uac_dlg = command == T_UAC_DLG;
+        let own = if uac_dlg { self.uac_dlg_timeout } else { None };
+        let default = if uac_dlg { UAC_DLG_MIN_TIMEOUT } else { DEFAULT_TIMEOUT };
+        own.or(self.timeout).unwrap_or(default)
     }
 
     /// Runs an MI command and returns its result; an MI error is [`Error::Mi`].
@@ -142,10 +147,14 @@ mod tests {
     }
 
     #[test]
-    fn uac_dlg_waits_at_least_35_seconds_unless_told() {
+    fn uac_dlg_waits_35_seconds_unless_told() {
+        assert_eq!(client().timeout_for(T_UAC_DLG), UAC_DLG_MIN_TIMEOUT);
         let short = client().with_timeout(Duration::from_secs(2));
         assert_eq!(short.timeout_for("uptime"), Duration::from_secs(2));
-        assert_eq!(short.timeout_for(T_UAC_DLG), UAC_DLG_MIN_TIMEOUT);
+        assert_eq!(short.timeout_for(T_UAC_DLG), Duration::from_secs(2));
+        let both = short.with_uac_dlg_timeout(Duration::from_secs(40));
+        assert_eq!(both.timeout_for(T_UAC_DLG), Duration::from_secs(40));
+        assert_eq!(both.timeout_for("uptime"), Duration::from_secs(2));
         let long = client().with_timeout(Duration::from_secs(60));
         assert_eq!(long.timeout_for(T_UAC_DLG), Duration::from_secs(60));
         let explicit = client().with_uac_dlg_timeout(Duration::from_millis(200));

@@ -28,6 +28,7 @@ pub mod mwi;
 pub mod plugin;
 mod request;
 mod response;
+mod sip_status;
 #[cfg(feature = "test-server")]
 pub mod test_server;
 mod transport;
@@ -41,6 +42,7 @@ pub use event::{resolve_event, VENDOR_EVENTS};
 pub use mwi::MessageCounts;
 pub use request::{IdSource, Params, Request};
 pub use response::Reply;
+pub use sip_status::SipStatus;
 pub use transport::datagram::MAX_REQUEST as MAX_DATAGRAM_REQUEST;
 pub use transport::fifo::{DEFAULT_REPLY_DIR, MAX_REQUEST_LINE as MAX_FIFO_REQUEST_LINE};
 pub use transport::xmlrpc::method_call as xmlrpc_method_call;

@@ -161,3 +161,23 @@ fn xmlrpc_carries_crlf_intact() {
     let headers = &server.uac_requests()[0].headers;
     assert_eq!(headers.matches("\r\n").count(), headers.matches('\n').count(), "{headers:?}");
 }
+
+#[test]
+fn a_dead_phone_is_a_408_status_and_with_timeout_shortens_the_wait() {
+    let server = TestServer::start();
+    server.set_uac_delay(std::time::Duration::from_millis(50));
+    let dead = "sip:dead@127.0.0.1:5070";
+    let reply = client(&server, Kind::Datagram).event_notify(dead, "snom_reboot", &[]).unwrap();
+    let status = reply.sip_status().unwrap();
+    assert_eq!(
+        (status.code, status.line, status.is_success()),
+        (408, "408 Request Timeout", false)
+    );
+    // The library's timeout applies to t_uac_dlg as the command line's --timeout does.
+    server.set_uac_delay(std::time::Duration::from_secs(5));
+    let short = client(&server, Kind::Datagram).with_timeout(std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let result = short.event_notify(dead, "snom_reboot", &[]);
+    assert!(matches!(result, Err(Error::Timeout(_))), "{result:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}

@@ -28,7 +28,7 @@ use ctiproxy_plugin_api::{ConfigError, Host, Level, Message, Plugin, SessionEnd,
 use minijinja::{context, Value as Context};
 use serde_json::Value;
 
-use crate::client::Client;
+use crate::client::{Client, UAC_DLG_MIN_TIMEOUT};
 use crate::transport::Endpoint;
 use action::Request;
 use dispatcher::{Dispatcher, Job};
@@ -282,11 +282,19 @@ impl MiRules {
 
 fn client(settings: &Settings, endpoint: &Endpoint) -> Result<Client, ConfigError> {
     let mut client = Client::new(endpoint.clone()).map_err(|e| ConfigError::from(e.to_string()))?;
-    if let Some(timeout) = settings.timeout {
-        client = client.with_timeout(seconds(timeout, "timeout", false)?);
+    let timeout = settings.timeout.map(|t| seconds(t, "timeout", false)).transpose()?;
+    if let Some(timeout) = timeout {
+        client = client.with_timeout(timeout);
     }
-    if let Some(timeout) = settings.uac_dlg_timeout {
-        client = client.with_uac_dlg_timeout(seconds(timeout, "uac_dlg_timeout", false)?);
+    // A rule that notifies a dead phone should still see OpenSIPS's 408 (its transaction timer
+    // is 30 s), so a short `timeout` for ordinary commands does not cut t_uac_dlg short: it
+    // waits at least UAC_DLG_MIN_TIMEOUT unless `uac_dlg_timeout` says otherwise.
+    let uac_dlg_timeout = match settings.uac_dlg_timeout {
+        Some(t) => Some(seconds(t, "uac_dlg_timeout", false)?),
+        None => timeout.map(|t| t.max(UAC_DLG_MIN_TIMEOUT)),
+    };
+    if let Some(timeout) = uac_dlg_timeout {
+        client = client.with_uac_dlg_timeout(timeout);
     }
     Ok(client)
 }
