@@ -15,6 +15,7 @@ use ctiproxy_plugin_api::visible::{self, Newlines};
 use serde::Deserialize;
 
 mod read;
+mod relative;
 
 pub use read::MAX_CONFIG_BYTES;
 
@@ -342,7 +343,8 @@ impl fmt::Display for ConfigError {
 }
 
 impl Config {
-    /// Reads and parses a configuration file.
+    /// Reads and parses a configuration file; relative paths in it are resolved against its
+    /// directory (see [`relative`]).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = read::read(path)?;
         let mut config = Config::parse(&path.display().to_string(), &text)?;
@@ -350,9 +352,10 @@ impl Config {
         let proxy = &mut config.proxy;
         let tls_files = [&mut proxy.tls_cert, &mut proxy.tls_key, &mut proxy.tls_server_ca];
         for file in config.plugins.path.iter_mut().chain(tls_files.into_iter().flatten()) {
-            if file.is_relative() {
-                *file = base.join(&*file);
-            }
+            relative::resolve(base, file);
+        }
+        for entry in &mut config.pipeline {
+            relative::resolve_entry(base, entry.get_mut());
         }
         Ok(config)
     }

@@ -26,6 +26,10 @@ struct Cli {
     /// More diagnostics on stderr (-v: debug, -vv: trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Diagnostics as text (coloured on a terminal unless NO_COLOR is set) or as one JSON
+    /// object per line, for log shippers.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t, global = true)]
+    log_format: ctiproxy::logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -108,7 +112,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = matches!(cli.command, Command::Demo { .. } | Command::Mi(_));
     let default_level = if quiet { "warn" } else { "info" };
-    ctiproxy::logging::init(default_level, cli.verbose);
+    ctiproxy::logging::init(default_level, cli.verbose, cli.log_format);
     match dispatch(cli.command, cli.verbose > 0) {
         Ok(code) => code,
         Err(e) => {

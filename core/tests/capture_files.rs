@@ -245,14 +245,18 @@ fn one_file_named_twice_is_refused_whatever_the_spelling() {
     assert_check_and_run_refuse(
         dir.path(),
         "[[pipeline]]\nplugin = \"save\"\nclient_file = \"same.txt\"\nserver_file = \"./same.txt\"\n",
-        &["config.toml:8:1: pipeline[0] (save).server_file: ./same.txt: same file as client_file"],
+        // Relative paths are shown resolved against the configuration file's directory.
+        &["config.toml:8:1: pipeline[0] (save).server_file: /", "/./same.txt: same file as client_file"],
     );
     std::fs::create_dir(dir.path().join("sub")).unwrap();
     assert_check_and_run_refuse(
         dir.path(),
         "[[pipeline]]\nplugin = \"save\"\nformat = \"jsonl\"\nfile = \"cap.jsonl\"\n\n\
          [[pipeline]]\nplugin = \"save\"\nformat = \"jsonl\"\nfile = \"sub/../cap.jsonl\"\n",
-        &["config.toml:13:1: pipeline[1] (save).file: sub/../cap.jsonl is already written by save#0 file"],
+        &[
+            "config.toml:13:1: pipeline[1] (save).file: /",
+            "/sub/../cap.jsonl is already written by save#0 file",
+        ],
     );
     assert!(!dir.path().join("same.txt").exists() && !dir.path().join("cap.jsonl").exists());
 }
@@ -319,4 +323,30 @@ fn a_live_capture_masks_passwords_and_is_private() {
     assert!(sent.contains(r#"\"password\": \"***\""#) && !sent.contains("secret"), "{sent}");
     let mode = std::fs::metadata(&capture).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn relative_capture_paths_are_next_to_the_config_file_and_logs_can_be_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[proxy]\nlisten = \"127.0.0.1:0\"\nserver = \"{}\"\n\n[[pipeline]]\nplugin = \"save\"\nformat = \"jsonl\"\nfile = \"capture.jsonl\"\n",
+            echo_server()
+        ),
+    );
+    let mut cmd = ctiproxy();
+    cmd.current_dir(elsewhere.path()).args(["--log-format", "json", "run", "-c"]).arg(&config);
+    let proxy = Running::start(cmd);
+    assert!(dir.path().join("capture.jsonl").is_file(), "not next to the config file");
+    assert!(!elsewhere.path().join("capture.jsonl").exists());
+    proxy.signal("TERM");
+    let finished = proxy.finish();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    for line in finished.stderr.lines() {
+        let record: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line:?}"));
+        assert!(record["level"].is_string() && record["fields"]["message"].is_string(), "{line}");
+    }
 }

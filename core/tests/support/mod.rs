@@ -194,14 +194,12 @@ impl Running {
         loop {
             let text = self.stderr();
             if let Some(addr) = text.lines().find_map(|l| l.split("Listening on ").nth(1)) {
-                let addr = addr.trim_end_matches('.').trim();
-                return addr
-                    .split_whitespace()
-                    .next()
-                    .unwrap()
-                    .trim_end_matches('.')
-                    .parse()
-                    .expect("address");
+                // Text or JSON logs: the address is what follows, up to its last character.
+                let addr: String = addr
+                    .chars()
+                    .take_while(|c| c.is_ascii_hexdigit() || ".:[]".contains(*c))
+                    .collect();
+                return addr.trim_end_matches('.').parse().expect("address");
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
