@@ -40,6 +40,13 @@ pub struct Body {
     masked: Vec<u8>,
 }
 
+impl Default for Body {
+    /// [`Body::new`]: masks nothing; a plugin's `redact` setting goes to [`Body::redacting`].
+    fn default() -> Self {
+        Body::new()
+    }
+}
+
 impl Body {
     /// A renderer with empty buffers that masks nothing.
     pub fn new() -> Self {
