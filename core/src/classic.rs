@@ -62,10 +62,6 @@ pub struct CommonArgs {
     /// RUST_LOG overrides.
     #[arg(short, long, action = ArgAction::Count)]
     pub verbose: u8,
-    /// Diagnostics as text (coloured on a terminal unless NO_COLOR is set) or as one JSON
-    /// object per line, for log shippers.
-    #[arg(long, value_name = "FORMAT", value_enum, default_value_t)]
-    pub log_format: logging::LogFormat,
 }
 
 impl CommonArgs {
@@ -215,7 +211,8 @@ pub fn main<C: ClassicCommand>() -> ExitCode {
 /// cannot start, or (without `--loop`) the CTI server could not be reached. Usage errors
 /// exit with 2 before this runs (clap).
 pub fn run<C: ClassicCommand>(command: &C) -> ExitCode {
-    logging::init("warn", command.common().verbose, command.common().log_format);
+    // No --log-format here: `--lo` must stay the abbreviation of --loop, as with argparse.
+    logging::init("warn", command.common().verbose, logging::LogFormat::Text);
     // Usage-level remarks go out like clap's, as plain text, whatever the log level.
     for warning in command.warnings() {
         eprintln!("{}: warning: {warning}", C::NAME);
