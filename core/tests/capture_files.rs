@@ -339,7 +339,10 @@ fn relative_capture_paths_are_next_to_the_config_file_and_logs_can_be_json() {
     let mut cmd = ctiproxy();
     cmd.current_dir(elsewhere.path()).args(["--log-format", "json", "run", "-c"]).arg(&config);
     let proxy = Running::start(cmd);
-    assert!(dir.path().join("capture.jsonl").is_file(), "not next to the config file");
+    // One exchange first: by then the proxy is serving, its signal handling included.
+    let mut client = BufReader::new(TcpStream::connect(proxy.addr()).unwrap());
+    exchange(&mut client, r#"{"class": "one"}"#);
+    wait_for_lines(&dir.path().join("capture.jsonl"), 3);
     assert!(!elsewhere.path().join("capture.jsonl").exists());
     proxy.signal("TERM");
     let finished = proxy.finish();
