@@ -72,9 +72,10 @@ pub fn server_name(server: &str) -> Result<ServerName<'static>, TlsSetupError> {
     })
 }
 
-/// The verifier of `tls_server_ca`-less setups: any certificate, but a valid handshake.
+/// The verifier of `tls_server_ca`-less setups: any certificate, but a valid handshake. Public
+/// for test peers that must accept the proxy's self-signed certificate the same way.
 #[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
+pub struct AnyCertificate(pub Arc<CryptoProvider>);
 
 impl ServerCertVerifier for AnyCertificate {
     fn verify_server_cert(
