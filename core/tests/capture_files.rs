@@ -82,18 +82,21 @@ fn wait_for_lines(path: &Path, lines: usize) -> String {
     }
 }
 
+/// A proxy config in `dir` saving a jsonl capture to `capture`, in front of an echo server.
+fn jsonl_config(dir: &std::path::Path, capture: &std::path::Path) -> std::path::PathBuf {
+    let text = format!(
+        "[proxy]\nlisten = \"127.0.0.1:0\"\nserver = \"{}\"\n\n[[pipeline]]\nplugin = \"save\"\nformat = \"jsonl\"\nfile = {:?}\n",
+        echo_server(),
+        capture.display().to_string()
+    );
+    write_config(dir, &text)
+}
+
 #[test]
 fn a_second_proxy_on_the_same_config_fails_and_the_first_ones_capture_survives() {
     let dir = tempfile::tempdir().unwrap();
     let capture = dir.path().join("capture.jsonl");
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[proxy]\nlisten = \"127.0.0.1:0\"\nserver = \"{}\"\n\n[[pipeline]]\nplugin = \"save\"\nformat = \"jsonl\"\nfile = {:?}\n",
-            echo_server(),
-            capture.display().to_string()
-        ),
-    );
+    let config = jsonl_config(dir.path(), &capture);
     let first = Running::start(ctiproxy_with("run", &config, &["--loop"]));
     let addr = first.addr().to_string();
     let mut client = BufReader::new(TcpStream::connect(first.addr()).unwrap());
@@ -305,14 +308,7 @@ fn a_live_capture_masks_passwords_and_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let capture = dir.path().join("capture.jsonl");
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[proxy]\nlisten = \"127.0.0.1:0\"\nserver = \"{}\"\n\n[[pipeline]]\nplugin = \"save\"\nformat = \"jsonl\"\nfile = {:?}\n",
-            echo_server(),
-            capture.display().to_string()
-        ),
-    );
+    let config = jsonl_config(dir.path(), &capture);
     let proxy = Running::start(ctiproxy_with("run", &config, &[]));
     let mut client = BufReader::new(TcpStream::connect(proxy.addr()).unwrap());
     exchange(&mut client, r#"{"class": "login_pass", "password": "secret"}"#);
