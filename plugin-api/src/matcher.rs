@@ -77,9 +77,10 @@ impl Matcher {
         self.conditions.iter().any(|c| c.holds(message))
     }
 
-    /// True if every condition holds for `message` (a rule's `match`, where each key narrows).
-    pub fn matches_all(&self, message: &Value) -> bool {
-        self.conditions.iter().all(|c| c.holds(message))
+    /// True if every condition holds for a message read through its index (a rule's `match`,
+    /// where each key narrows).
+    pub fn matches_all_root(&self, message: index::Value<'_>) -> bool {
+        self.conditions.iter().all(|c| c.holds_root(message))
     }
 }
 
@@ -161,8 +162,13 @@ mod tests {
     fn any_or_all() {
         let m = Matcher::from_setting(&json!({"class": "getlist", "tid": ["3", "4"]})).unwrap();
         assert!(m.matches(&json!({"class": "getlist", "tid": 5})));
-        assert!(!m.matches_all(&json!({"class": "getlist", "tid": 5})));
-        assert!(m.matches_all(&json!({"class": "getlist", "tid": 4})));
+        let all = |text: &str| {
+            let mut nodes = Vec::new();
+            let index = index::Index::parse(text.as_bytes(), &mut nodes).unwrap();
+            m.matches_all_root(index.root())
+        };
+        assert!(!all(r#"{"class": "getlist", "tid": 5}"#));
+        assert!(all(r#"{"class": "getlist", "tid": 4}"#));
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod throttle;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use ctiproxy_plugin_api::index;
 use ctiproxy_plugin_api::{ConfigError, Host, Level, Message, Plugin, SessionEnd, Verdict};
 use minijinja::{context, Value as Context};
 use serde_json::Value;
@@ -123,13 +124,21 @@ impl Plugin for MiRules {
     }
 
     fn on_message(&mut self, message: &Message<'_>) -> Verdict {
-        let Some(json) = message.json().filter(|j| j.is_object()) else {
+        let (session, direction) = (message.session_id(), message.direction());
+        // The host's index decides, without a parse, whether this message matters at all: only
+        // getlist messages teach the state, only matched ones need a context.
+        let Some(root) = message.root().filter(|r| r.kind() == index::Kind::Object) else {
             return Verdict::Pass;
         };
-        let (session, direction) = (message.session_id(), message.direction());
-        let push = self.pending.observe(session, direction, json, &self.default_pbx);
         let interested: Vec<usize> =
-            (0..self.rules.len()).filter(|&i| self.rules[i].looks_at(json, direction)).collect();
+            (0..self.rules.len()).filter(|&i| self.rules[i].looks_at(root, direction)).collect();
+        if interested.is_empty() && message.class() != Some("getlist") {
+            return Verdict::Pass;
+        }
+        let Some(json) = message.json() else {
+            return Verdict::Pass;
+        };
+        let push = self.pending.observe(session, direction, json, &self.default_pbx);
         let context = self.learn(json, push, message, !interested.is_empty());
         if !interested.is_empty() {
             let trigger = Trigger::of(message);

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use ctiproxy_plugin_api::index;
 use ctiproxy_plugin_api::matcher::Matcher;
 use ctiproxy_plugin_api::{ConfigError, Direction};
 use minijinja::Value as Context;
-use serde_json::Value;
 
 use super::action::Action;
 use super::settings::{seconds, DirectionFilter, RuleSettings};
@@ -73,13 +73,13 @@ impl Rule {
     }
 
     /// Whether the rule looks at this message at all (cheap: no template is evaluated).
-    pub fn looks_at(&self, message: &Value, direction: Direction) -> bool {
+    pub fn looks_at(&self, message: index::Value<'_>, direction: Direction) -> bool {
         let direction_ok = match self.direction {
             DirectionFilter::Any => true,
             DirectionFilter::Client => direction == Direction::ClientToServer,
             DirectionFilter::Server => direction == Direction::ServerToClient,
         };
-        direction_ok && self.matcher.iter().all(|m| m.matches_all(message))
+        direction_ok && self.matcher.iter().all(|m| m.matches_all_root(message))
     }
 
     /// Whether `when` holds (true without one).
