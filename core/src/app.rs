@@ -237,7 +237,7 @@ pub fn counts_lost_data(name: &str) -> bool {
 pub fn log_report(report: &Report) {
     if report.dropped > 0 {
         tracing::warn!(
-            "{} messages were forwarded but not analysed: the pipeline queue was full (overflow = \"drop\").",
+            "{} messages were forwarded but not analysed: the pipeline queue was full (overflow = \"drop\"), or the proxy stopped while they waited for room.",
             report.dropped
         );
     }

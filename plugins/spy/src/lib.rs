@@ -104,7 +104,6 @@ impl Plugin for Spy {
             self.renderer.write_bytes(&mut self.buf, message.bytes(), self.body.visible);
             self.buf.push(b'\n');
         } else {
-            // Writing to a Vec cannot fail.
             self.renderer.write(&mut self.buf, message, self.body);
         }
         // One call per message: the host interleaves plugins' output at call granularity.
