@@ -176,29 +176,41 @@ impl Registry {
         }
         // Every candidate has been opened by now, so what is known is all there is.
         let mut known = Vec::new();
+        let mut refused = Vec::new();
         for (file, _) in &self.candidates {
             match self.open(file) {
                 Ok(vtables) => known.extend(vtables.into_iter().map(|v| v.name)),
-                Err(error) if name_hint(file) == name => {
+                Err(error) if name_hint(file) == name || error.is_for(name) => {
                     return Err(format!("{}: {error}", file.display()))
                 }
-                Err(_) => {}
+                Err(error) => refused.push(format!("{}: {error}", file.display())),
             }
         }
         known.sort_unstable();
         known.dedup();
+        Err(self.unknown(name, &known, &refused))
+    }
+
+    /// Says that no library of the search path exports `name`: what they do export, which
+    /// libraries were refused and why (one of them may be the plugin), and where we looked.
+    fn unknown(&self, name: &str, known: &[String], refused: &[String]) -> String {
         let dirs: Vec<String> = self.dirs.iter().map(|d| d.display().to_string()).collect();
+        let refused = if refused.is_empty() {
+            String::new()
+        } else {
+            format!("; refused: {}", refused.join("; "))
+        };
         let ignored = if self.others.is_empty() {
             String::new()
         } else {
             let files: Vec<String> = self.others.iter().map(|f| f.display().to_string()).collect();
             format!("; not searched, as not named libctiproxy_*: {}", files.join(", "))
         };
-        Err(format!(
-            "unknown plugin {name:?} (available: {}; searched: {}{ignored}; add a directory with [plugins] path or {PLUGIN_PATH_VAR})",
+        format!(
+            "unknown plugin {name:?} (available: {}{refused}; searched: {}{ignored}; add a directory with [plugins] path or {PLUGIN_PATH_VAR})",
             if known.is_empty() { "none".to_owned() } else { known.join(", ") },
             dirs.join(", ")
-        ))
+        )
     }
 
     fn resolve_in_file(&self, name: &str, file: &Path) -> Result<Found, String> {

@@ -4,6 +4,9 @@ mod support;
 
 use support::{ctiproxy, lib_path, write_config};
 
+/// The plugin-api this host (and every test plugin) was built with.
+const HOST_API: &str = ctiproxy_plugin_api::abi::PLUGIN_API_VERSION;
+
 /// Runs `ctiproxy check` on a one-entry pipeline; returns (exit code, stderr).
 fn check(entry: &str, defect: Option<&str>) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -42,7 +45,7 @@ fn a_library_without_the_entry_symbol_is_not_a_plugin() {
         "plugin = \"test-nosymbol\"",
         None,
         "test_nosymbol",
-        "not a ctiproxy plugin (no `ctiproxy_plugin_v1` entry symbol)",
+        "not a ctiproxy plugin (no `ctiproxy_plugin_v1` entry symbol; a Rust plugin: did you forget `export_plugin!(YourPlugin)`?)",
     );
 }
 
@@ -81,7 +84,7 @@ fn a_descriptor_for_another_abi_is_refused() {
         "plugin = \"test-defective\"",
         Some("abi"),
         "test_defective",
-        "built for plugin ABI 2, this host supports ABI 1",
+        &format!("built for plugin ABI 2 with plugin-api {HOST_API}, this host supports ABI 1 (plugin-api {HOST_API})"),
     );
 }
 
@@ -91,7 +94,7 @@ fn a_plugin_list_for_another_abi_is_refused() {
         "plugin = \"test-defective\"",
         Some("list-abi"),
         "test_defective",
-        "built for plugin ABI 7",
+        &format!("built for plugin ABI 7 with plugin-api {HOST_API}, this host supports ABI 1"),
     );
 }
 
@@ -101,7 +104,7 @@ fn a_short_descriptor_is_refused() {
         "plugin = \"test-defective\"",
         Some("size"),
         "test_defective",
-        "descriptor is 16 bytes",
+        &format!("descriptor is 16 bytes, this host's is {}: built against another plugin-api, this host uses plugin-api {HOST_API}", std::mem::size_of::<ctiproxy_plugin_api::abi::PluginDescriptor>()),
     );
 }
 
@@ -111,7 +114,17 @@ fn a_wrong_layout_hash_is_refused() {
         "plugin = \"test-defective\"",
         Some("layout"),
         "test_defective",
-        "layout hash",
+        &format!("built against another revision of plugin-api {HOST_API}, this host uses plugin-api {HOST_API}; rebuild the plugin against plugin-api {HOST_API}"),
+    );
+}
+
+#[test]
+fn a_name_with_capitals_or_spaces_is_refused() {
+    assert_fails_naming(
+        "plugin = \"test-defective\"",
+        Some("name"),
+        "test_defective",
+        "plugin name \"Count Class\" is invalid: use lowercase ASCII letters, digits and `-`",
     );
 }
 

@@ -361,3 +361,35 @@ fn writable_plugin_directories_and_libraries_are_warned_about_once() {
         assert!(!stderr.contains(&format!("{} is", path.display())), "{stderr}");
     }
 }
+
+/// `ctiproxy check` on a one-plugin pipeline, searching only `dir`, with the defective test
+/// plugin presenting `defect`; returns its stderr after asserting it failed.
+fn check_refused(dir: &Path, plugin: &str, defect: &str) -> String {
+    let config = write_config(dir, &format!("[[pipeline]]\nplugin = {plugin:?}\n"));
+    let mut cmd = searching_only(&[dir]);
+    cmd.env("CTIPROXY_TEST_DEFECT", defect);
+    let out = run(cmd, &["check", "-c", config.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_plugin_refused_during_the_search_is_reported_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mine = so(dir.path(), "ctiproxy_mine");
+    std::fs::copy(built_test_plugin("defective"), &mine).unwrap();
+    // The library names the plugin: its refusal is the answer, not "unknown plugin".
+    let stderr = check_refused(dir.path(), "defective", "abort");
+    let expected = format!(
+        "pipeline[0] (defective).plugin: {}: plugin #0 (defective): built with panic = \"abort\"",
+        mine.display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(!stderr.contains("unknown plugin"), "{stderr}");
+    // Another layout hides the name: the refused library is still listed with its reason.
+    let stderr = check_refused(dir.path(), "defective", "layout");
+    assert!(stderr.contains("unknown plugin \"defective\" (available: "), "{stderr}");
+    let expected = format!("; refused: {}: plugin #0: layout hash", mine.display());
+    assert!(stderr.contains(&expected), "{stderr}");
+}

@@ -16,7 +16,25 @@
 //!
 //! Threading: an instance is called by one thread at a time (the pipeline thread), not
 //! necessarily the thread that created it; the host's callbacks in [`HostApi`] are thread-safe
-//! and may be called from any thread the plugin owns.
+//! and may be called from any thread the plugin owns. Events of different sessions interleave:
+//! keep per-session state keyed by `session_id`.
+//!
+//! Checks, in this order, before the host calls anything: the [`PluginList`]'s
+//! [`ABI_VERSION`] and size, then per [`PluginDescriptor`]: its [`ABI_VERSION`], its
+//! `struct_size` (exactly this crate's), its [`LAYOUT_HASH`] (exactly this crate's), the four
+//! functions present, UTF-8 texts, a name of lowercase letters, digits and `-`, and
+//! [`FLAG_PANIC_UNWIND`] (a plugin written in C sets it: it cannot unwind). A refusal names the
+//! library, the check, and both plugin-api versions when the versions differ.
+//!
+//! How the ABI grows: [`LAYOUT_HASH`] covers the size, alignment and field offsets of every
+//! struct above and the event kinds and statuses, so any change to them refuses every plugin
+//! built before it, which must then be rebuilt against the new plugin-api: structs are never
+//! extended in place. What keeps the hash, and so keeps old plugins loading, is new meaning
+//! for existing room: a new `MSG_*`, `SESSION_*` or `HOST_*` flag bit, or a new `EVENT_*` kind
+//! (a plugin ignores kinds it does not know and passes them on) added with a new plugin-api
+//! minor version. A change that old plugins could not ignore bumps [`ABI_VERSION`], and with it
+//! the entry symbol's name. The [`PluginList`] and the descriptor's header keep their layout in
+//! every ABI version, so a host can always say what a refused plugin was built with.
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
@@ -27,6 +45,9 @@ pub use crate::index::Node;
 
 /// The ABI major version this crate speaks. A host refuses plugins built for another major.
 pub const ABI_VERSION: u32 = 1;
+
+/// This plugin-api's version, which a plugin puts in its descriptor's `api_version`.
+pub const PLUGIN_API_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The one symbol a plugin library exports (NUL-terminated for `dlsym`). The ABI major is part of
 /// its name so a future host can probe `_v2` and then `_v1`.
@@ -243,8 +264,12 @@ pub type DestroyFn = unsafe extern "C" fn(instance: *mut c_void);
 /// Releases a buffer this library handed out.
 pub type FreeBufFn = unsafe extern "C" fn(buf: OwnedBuf);
 
-/// One plugin exported by a library. Append-only: `struct_size` lets a host accept a newer plugin
-/// whose descriptor is longer.
+/// One plugin exported by a library.
+///
+/// Its size is part of [`LAYOUT_HASH`], so the host accepts exactly its own layout: a longer or
+/// shorter descriptor is refused (see "How the ABI grows" in the module documentation). Its
+/// header, the fields up to and including `api_version`, keeps its place in every ABI version,
+/// so that a host can always tell which ABI and which plugin-api a refused plugin was built with.
 #[repr(C)]
 #[derive(Debug)]
 pub struct PluginDescriptor {
@@ -258,14 +283,16 @@ pub struct PluginDescriptor {
     pub flags: u32,
     /// Reserved, zero.
     pub reserved: u32,
-    /// The name used in `[[pipeline]] plugin = "..."` (static, UTF-8).
+    /// The plugin-api crate version it was built with (static, UTF-8); a C plugin puts
+    /// `CTIPROXY_PLUGIN_API_VERSION` from the header it included. Named in load errors.
+    pub api_version: Str<'static>,
+    /// The name used in `[[pipeline]] plugin = "..."` (static, UTF-8): lowercase ASCII letters,
+    /// digits and `-`, starting with a letter, or the host refuses the plugin.
     pub name: Str<'static>,
     /// The plugin's own version (static, UTF-8).
     pub version: Str<'static>,
     /// One line saying what it does (static, UTF-8).
     pub description: Str<'static>,
-    /// The plugin-api crate version it was built with (static, UTF-8).
-    pub api_version: Str<'static>,
     /// See [`CreateFn`].
     pub create: Option<CreateFn>,
     /// See [`OnEventFn`].
@@ -276,13 +303,18 @@ pub struct PluginDescriptor {
     pub free_buf: Option<FreeBufFn>,
 }
 
+/// Bytes of the descriptor's header (up to and including `api_version`), the part that keeps
+/// its place in every ABI version.
+pub const DESCRIPTOR_HEADER_SIZE: usize = offset_of!(PluginDescriptor, name);
+
 // SAFETY: a descriptor is immutable static data (pointers to static strings and functions);
 // sharing it between threads cannot race.
 unsafe impl Sync for PluginDescriptor {}
 // SAFETY: as above; it owns nothing.
 unsafe impl Send for PluginDescriptor {}
 
-/// What [`ENTRY_SYMBOL`] returns: the library's plugins, in static memory.
+/// What [`ENTRY_SYMBOL`] returns: the library's plugins, in static memory. Its layout is the
+/// same in every ABI version.
 #[repr(C)]
 #[derive(Debug)]
 pub struct PluginList {

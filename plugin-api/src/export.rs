@@ -32,7 +32,7 @@ pub const fn descriptor<P: Plugin>(version: &'static str) -> PluginDescriptor {
         name: Str::from_str(P::NAME),
         version: Str::from_str(version),
         description: Str::from_str(P::DESCRIPTION),
-        api_version: Str::from_str(env!("CARGO_PKG_VERSION")),
+        api_version: Str::from_str(abi::PLUGIN_API_VERSION),
         create: Some(create::<P>),
         on_event: Some(on_event::<P>),
         destroy: Some(destroy::<P>),

@@ -26,7 +26,7 @@ pub struct Vtable {
 
 impl Vtable {
     /// Checks a descriptor, in order: ABI version, struct size, layout hash, required functions,
-    /// UTF-8 metadata, `panic = "unwind"` build.
+    /// UTF-8 metadata, the name's form, `panic = "unwind"` build.
     ///
     /// # Safety
     /// `desc` must point at a live descriptor whose first two fields are readable (the caller has
@@ -38,19 +38,28 @@ impl Vtable {
             return Err(DescriptorError::AbiVersion {
                 found: version,
                 supported: abi::ABI_VERSION,
+                // SAFETY: caller's contract.
+                plugin_api: unsafe { header_api_version(desc) },
             });
         }
         let needed = std::mem::size_of::<PluginDescriptor>() as u32;
-        if size < needed {
-            return Err(DescriptorError::StructSize { found: size, needed });
+        if size != needed {
+            return Err(DescriptorError::StructSize {
+                found: size,
+                needed,
+                // SAFETY: caller's contract.
+                plugin_api: unsafe { header_api_version(desc) },
+            });
         }
-        // SAFETY: same ABI major and at least our size: every field we read exists.
+        // SAFETY: same ABI major and our size: every field we read exists.
         let desc = unsafe { &*desc };
         if desc.layout_hash != abi::LAYOUT_HASH {
-            // Nothing past the hash is read: with another layout it is not where we would look.
+            // Nothing past the header is read: with another layout it is not where we would look.
             return Err(DescriptorError::LayoutHash {
                 found: desc.layout_hash,
                 expected: abi::LAYOUT_HASH,
+                // SAFETY: the descriptor is at least its header long (checked above).
+                plugin_api: unsafe { header_api_version(desc) },
             });
         }
         let create = desc.create.ok_or(DescriptorError::MissingFunction("create"))?;
@@ -66,11 +75,40 @@ impl Vtable {
                 text(desc.api_version, "api_version")?,
             )
         };
+        if !is_valid_name(&name) {
+            return Err(DescriptorError::InvalidName(name));
+        }
         if desc.flags & abi::FLAG_PANIC_UNWIND == 0 {
             return Err(DescriptorError::PanicAbort);
         }
         Ok(Vtable { name, version, description, api_version, create, on_event, destroy, free_buf })
     }
+}
+
+/// A plugin name as a configuration writes it and the loader derives a file name from it:
+/// lowercase ASCII letters, digits and `-`, starting with a letter.
+pub fn is_valid_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The plugin-api version a descriptor's header names, when it is long enough to have one and
+/// the text is UTF-8 (a refused plugin's other fields cannot be trusted to be where we look).
+///
+/// # Safety
+/// `desc` must point at a live descriptor whose `struct_size` is readable and true, of a
+/// never-unloaded library.
+pub unsafe fn header_api_version(desc: *const PluginDescriptor) -> Option<String> {
+    // SAFETY: caller's contract: struct_size is readable.
+    let size = unsafe { (*desc).struct_size } as usize;
+    if size < abi::DESCRIPTOR_HEADER_SIZE {
+        return None;
+    }
+    // SAFETY: the header keeps its layout in every ABI version and the descriptor holds it
+    // whole; its api_version is static text of a library that is never unloaded.
+    let bytes = unsafe { (*desc).api_version.as_bytes() };
+    // A corrupt length must not make an error message huge.
+    std::str::from_utf8(bytes).ok().filter(|v| v.len() <= 64).map(str::to_owned)
 }
 
 /// # Safety

@@ -27,7 +27,7 @@ pub enum LoadError {
     #[error("cannot open: {0}")]
     Open(String),
     /// No `ctiproxy_plugin_v1` symbol.
-    #[error("not a ctiproxy plugin (no `ctiproxy_plugin_v1` entry symbol)")]
+    #[error("not a ctiproxy plugin (no `ctiproxy_plugin_v1` entry symbol; a Rust plugin: did you forget `export_plugin!(YourPlugin)`?)")]
     NoEntry,
     /// The plugin list is unusable.
     #[error("{0}")]
@@ -42,6 +42,14 @@ pub enum LoadError {
         /// The failed check.
         source: DescriptorError,
     },
+}
+
+impl LoadError {
+    /// Whether the refused library declared plugin `name` (known only when the descriptor's
+    /// layout is ours and a later check failed).
+    pub fn is_for(&self, name: &str) -> bool {
+        matches!(self, LoadError::Descriptor { name: Some(n), .. } if n == name)
+    }
 }
 
 #[cfg(unix)]
@@ -114,11 +122,21 @@ pub fn load_file(file: &Path) -> Result<Vec<Vtable>, LoadError> {
 
 fn check_list(list: &PluginList) -> Result<(), LoadError> {
     if list.abi_version != abi::ABI_VERSION {
-        return Err(LoadError::List(format!(
-            "built for plugin ABI {}, this host supports ABI {}",
-            list.abi_version,
-            abi::ABI_VERSION
-        )));
+        // The list and each descriptor's header keep their layout in every ABI version, so the
+        // first descriptor can still say which plugin-api it was built with.
+        let first = (list.count > 0 && !list.plugins.is_null()).then_some(list.plugins);
+        // SAFETY: a descriptor of a never-unloaded library; its struct_size is readable in
+        // every ABI version, and nothing past the header is read.
+        let plugin_api =
+            first.and_then(|desc| unsafe { ctiproxy_plugin_api::vtable::header_api_version(desc) });
+        return Err(LoadError::List(
+            DescriptorError::AbiVersion {
+                found: list.abi_version,
+                supported: abi::ABI_VERSION,
+                plugin_api,
+            }
+            .to_string(),
+        ));
     }
     if (list.struct_size as usize) < std::mem::size_of::<PluginList>() {
         return Err(LoadError::List(format!(

@@ -1,7 +1,8 @@
 //! Test fixture: one plugin library that presents a different defect depending on the
 //! environment variable `CTIPROXY_TEST_DEFECT`, so each loader check is exercised by a real
 //! `dlopen`: `abi` (wrong ABI version, the default), `list-abi` (wrong list version), `size`
-//! (descriptor too short), `layout` (wrong layout hash), `nofn` (on_event missing), `abort`
+//! (descriptor too short), `layout` (wrong layout hash), `nofn` (on_event missing), `name`
+//! (a name with capitals and a space), `abort`
 //! (built as if with `panic = "abort"`), `utf8` (name not UTF-8).
 #![allow(unsafe_code)]
 
@@ -28,6 +29,7 @@ fn broken(defect: &str) -> PluginDescriptor {
         "size" => d.struct_size = 16,
         "layout" => d.layout_hash ^= 0xdead_beef,
         "nofn" => d.on_event = None,
+        "name" => d.name = Str::from_str("Count Class"),
         "abort" => d.flags &= !abi::FLAG_PANIC_UNWIND,
         "utf8" => d.name = Str::new(b"bad\xff"),
         "list-abi" => {}
