@@ -468,7 +468,8 @@ impl Config {
     /// An error about key `key` of the `index`-th `[[pipeline]]` entry.
     pub fn pipeline_error(&self, index: usize, key: &str, message: String) -> ConfigError {
         let entry = &self.pipeline[index];
-        let plugin = entry.get_ref().get("plugin").and_then(|v| v.as_str()).unwrap_or("?");
+        let named = |key: &str| entry.get_ref().get(key).and_then(|v| v.as_str());
+        let plugin = named("plugin").or_else(|| named("library")).unwrap_or("?");
         // An error about the whole entry points at the line naming its plugin.
         let first =
             if key.is_empty() { "plugin" } else { key.split(['.', '[']).next().unwrap_or("") };

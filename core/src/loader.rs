@@ -165,12 +165,15 @@ impl Registry {
         })
     }
 
-    /// Finds plugin `name`, in `file` when given, else in the search path. The error says what
-    /// was tried: the broken library that looks like it, or the plugins that exist.
-    pub fn resolve(&self, name: &str, file: Option<&Path>) -> Result<Found, String> {
-        if let Some(file) = file {
-            return self.resolve_in_file(name, file);
-        }
+    /// Finds plugin `name`, in `file` when given, else in the search path; a `file` without a
+    /// name gives its only plugin. The error says what was tried: the broken library that looks
+    /// like it, the libraries refused, or the plugins that exist.
+    pub fn resolve(&self, name: Option<&str>, file: Option<&Path>) -> Result<Found, String> {
+        let name = match (name, file) {
+            (name, Some(file)) => return self.resolve_in_file(name, file),
+            (Some(name), None) => name,
+            (None, None) => return Err("no plugin name and no library".to_owned()),
+        };
         if let Some(found) = self.get(name) {
             return Ok(found);
         }
@@ -213,16 +216,24 @@ impl Registry {
         )
     }
 
-    fn resolve_in_file(&self, name: &str, file: &Path) -> Result<Found, String> {
-        let vtables = self.open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    fn resolve_in_file(&self, name: Option<&str>, file: &Path) -> Result<Found, String> {
+        let mut vtables = self.open(file).map_err(|e| format!("{}: {e}", file.display()))?;
         let names: Vec<String> = vtables.iter().map(|v| v.name.clone()).collect();
-        vtables
-            .into_iter()
-            .find(|v| v.name == name)
-            .map(|vtable| Found { vtable, file: file.to_path_buf() })
-            .ok_or_else(|| {
+        let index = match name {
+            Some(name) => vtables.iter().position(|v| v.name == name).ok_or_else(|| {
                 format!("{}: has no plugin {name:?} (it has: {})", file.display(), names.join(", "))
-            })
+            })?,
+            None if vtables.len() == 1 => 0,
+            None => {
+                return Err(format!(
+                    "{}: has {} plugins ({}): say which with plugin = \"NAME\"",
+                    file.display(),
+                    names.len(),
+                    names.join(", ")
+                ))
+            }
+        };
+        Ok(Found { vtable: vtables.swap_remove(index), file: file.to_path_buf() })
     }
 
     /// Opens every candidate, and with `all` every other library too, for `ctiproxy plugins`.

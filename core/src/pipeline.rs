@@ -128,10 +128,11 @@ pub struct Stalled {
 }
 
 fn label_for(config: &Config, index: usize, plugin: &str) -> String {
+    // An entry naming only its library may be the same plugin: it counts as another one.
     let same = config
         .pipeline
         .iter()
-        .filter(|e| e.get_ref().get("plugin").and_then(|p| p.as_str()) == Some(plugin));
+        .filter(|e| e.get_ref().get("plugin").and_then(|p| p.as_str()).is_none_or(|p| p == plugin));
     if same.count() > 1 {
         format!("{plugin}#{index}")
     } else {
@@ -374,23 +375,6 @@ fn build_stage(
     host: &Arc<ProxyHost>,
 ) -> Result<Stage, ConfigError> {
     let mut table = config.pipeline[index].get_ref().clone();
-    let plugin = match table.remove("plugin") {
-        Some(toml::Value::String(name)) => name,
-        Some(_) => {
-            return Err(config.pipeline_error(
-                index,
-                "plugin",
-                "must be a string, the plugin's name".into(),
-            ))
-        }
-        None => {
-            return Err(config.pipeline_error(
-                index,
-                "",
-                "missing key `plugin` (the plugin's name)".into(),
-            ))
-        }
-    };
     // `library`, not `file`: plugins such as save use `file` for their own settings.
     let file = match table.remove("library") {
         Some(toml::Value::String(file)) => Some(std::path::PathBuf::from(file)),
@@ -403,9 +387,29 @@ fn build_stage(
         }
         None => None,
     };
-    let found = registry.resolve(&plugin, file.as_deref()).map_err(|m| {
+    let plugin = match (table.remove("plugin"), &file) {
+        (Some(toml::Value::String(name)), _) => Some(name),
+        (Some(_), _) => {
+            return Err(config.pipeline_error(
+                index,
+                "plugin",
+                "must be a string, the plugin's name".into(),
+            ))
+        }
+        // A library alone names its plugin when it has only one.
+        (None, Some(_)) => None,
+        (None, None) => {
+            return Err(config.pipeline_error(
+                index,
+                "",
+                "missing key `plugin` (the plugin's name) or `library` (a plugin library)".into(),
+            ))
+        }
+    };
+    let found = registry.resolve(plugin.as_deref(), file.as_deref()).map_err(|m| {
         config.pipeline_error(index, if file.is_some() { "library" } else { "plugin" }, m)
     })?;
+    let plugin = found.vtable.name.clone();
     let json = serde_json::to_string(&table).unwrap_or_else(|_| "{}".into());
     let label = label_for(config, index, &plugin);
     let services: Arc<dyn HostServices> = host.clone();

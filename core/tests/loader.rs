@@ -240,3 +240,60 @@ fn plugins_path_in_the_config_is_searched_before_the_executable_directory() {
         .unwrap();
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
 }
+
+/// `ctiproxy check` of `config`, started in another directory than the config's.
+fn check_elsewhere(config: &std::path::Path) -> std::process::Output {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = ctiproxy()
+        .current_dir(elsewhere.path())
+        .env_remove("CTIPROXY_PLUGIN_PATH")
+        .arg("check")
+        .arg("-c")
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some(), "killed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+#[test]
+fn a_library_alone_is_enough_and_a_relative_one_is_next_to_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("libs")).unwrap();
+    std::fs::copy(lib_path("example"), dir.path().join("libs/libmine.so")).unwrap();
+    let config = write_config(
+        dir.path(),
+        "[[pipeline]]\nlibrary = \"libs/libmine.so\"\nclass = \"getlist\"\n",
+    );
+    let out = check_elsewhere(&config);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("OK, pipeline: count-class"), "{stdout}");
+}
+
+#[test]
+fn a_library_alone_with_several_plugins_asks_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = lib_path("filter").display().to_string();
+    let config = write_config(dir.path(), &format!("[[pipeline]]\nlibrary = {file:?}\n"));
+    let out = check_elsewhere(&config);
+    assert_eq!(out.status.code(), Some(1));
+    let expected = format!(
+        "config.toml:2:1: pipeline[0] ({file}).library: {file}: has 3 plugins (strip, include, exclude): say which with plugin = \"NAME\""
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&expected), "{stderr}");
+}
+
+#[test]
+fn an_entry_without_plugin_or_library_says_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "[[pipeline]]\nclass = \"getlist\"\n");
+    let out = check_elsewhere(&config);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("missing key `plugin` (the plugin's name) or `library` (a plugin library)"),
+        "{stderr}"
+    );
+}

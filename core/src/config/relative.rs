@@ -1,7 +1,7 @@
 //! Relative paths in a configuration file mean "next to this file", whatever directory the
 //! proxy is started from (a service's working directory is rarely the one of its
-//! configuration): `[plugins] path`, the TLS files, and the files the built-in `save` plugin
-//! writes. Plugins receive their settings as written and cannot know where the file was, so
+//! configuration): `[plugins] path`, every entry's `library`, the TLS files, and the files the
+//! built-in `save` plugin writes. Plugins receive their settings as written and cannot know where the file was, so
 //! the host resolves the capture paths of `save` entries before building the pipeline. The
 //! classic commands take paths from their command line and keep the working directory.
 
@@ -17,13 +17,12 @@ pub fn resolve(base: &Path, file: &mut PathBuf) {
     }
 }
 
-/// Resolves the file settings of one `[[pipeline]]` entry against `base`.
+/// Resolves the file settings of one `[[pipeline]]` entry against `base`: its `library`, and
+/// the files a built-in plugin names.
 pub fn resolve_entry(base: &Path, entry: &mut toml::Table) {
     let plugin = entry.get("plugin").and_then(toml::Value::as_str).unwrap_or_default();
-    let Some((_, keys)) = FILE_SETTINGS.iter().find(|(name, _)| *name == plugin) else {
-        return;
-    };
-    for key in *keys {
+    let keys = FILE_SETTINGS.iter().find(|(name, _)| *name == plugin).map_or(&[][..], |(_, k)| k);
+    for key in std::iter::once(&"library").chain(keys) {
         if let Some(toml::Value::String(text)) = entry.get_mut(*key) {
             let mut file = PathBuf::from(&*text);
             resolve(base, &mut file);
@@ -53,5 +52,8 @@ mod tests {
         let mut other: toml::Table = toml::from_str("plugin = \"mine\"\nfile = \"x\"").unwrap();
         resolve_entry(Path::new("/etc"), &mut other);
         assert_eq!(other["file"].as_str(), Some("x"));
+        let mut library: toml::Table = toml::from_str("library = \"lib/libmine.so\"").unwrap();
+        resolve_entry(Path::new("/etc/ctiproxy"), &mut library);
+        assert_eq!(library["library"].as_str(), Some("/etc/ctiproxy/lib/libmine.so"));
     }
 }
