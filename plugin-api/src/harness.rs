@@ -22,6 +22,11 @@
 //! assert_eq!(h.client(r#"{"class":"keepalive"}"#), Outcome::Drop);
 //! assert_eq!(h.server(r#"{"class":"login_id"}"#), Outcome::Pass);
 //! ```
+//!
+//! Sessions interleave in the proxy, so they do here: [`Harness::start_session`] returns each
+//! session's id, and [`Harness::client_in`], [`Harness::server_in`] and
+//! [`Harness::end_session_in`] take it. [`Harness::client`] and friends use the last session
+//! started, for tests of one session at a time.
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -156,33 +161,61 @@ impl<P: Plugin> Harness<P> {
         self.session_id
     }
 
-    /// Feeds one message (`flags`: `abi::MSG_*`) in the current session, indexed as the host
-    /// indexes every line.
+    /// The last session started (1 before any was).
+    fn current(&self) -> u64 {
+        self.session_id.max(1)
+    }
+
+    /// Feeds one message (`flags`: `abi::MSG_*`) in the last session started, indexed as the
+    /// host indexes every line.
     pub fn send(&mut self, direction: Direction, line: &[u8], flags: u32) -> Outcome {
+        self.send_in(self.current(), direction, line, flags)
+    }
+
+    /// Feeds one message in session `session` (an id from [`Harness::start_session`]).
+    pub fn send_in(
+        &mut self,
+        session: u64,
+        direction: Direction,
+        line: &[u8],
+        flags: u32,
+    ) -> Outcome {
         let ts = self.advance();
         let mut nodes = Vec::new();
         instance::index_line(line, flags, &mut nodes);
-        let session = self.session_id.max(1);
         let len = line.len() as u64;
         let event = instance::message_event(session, direction, ts, line, len, flags, &nodes);
         self.instance.call(&event)
     }
 
-    /// Feeds one line from the client.
+    /// Feeds one line from the client, in the last session started.
     pub fn client(&mut self, line: &str) -> Outcome {
-        self.send(Direction::ClientToServer, line.as_bytes(), 0)
+        self.client_in(self.current(), line)
     }
 
-    /// Feeds one line from the server.
+    /// Feeds one line from the server, in the last session started.
     pub fn server(&mut self, line: &str) -> Outcome {
-        self.send(Direction::ServerToClient, line.as_bytes(), 0)
+        self.server_in(self.current(), line)
     }
 
-    /// Ends the current session with `reason` and zero counts.
+    /// Feeds one line from the client of session `session`.
+    pub fn client_in(&mut self, session: u64, line: &str) -> Outcome {
+        self.send_in(session, Direction::ClientToServer, line.as_bytes(), 0)
+    }
+
+    /// Feeds one line from the server of session `session`.
+    pub fn server_in(&mut self, session: u64, line: &str) -> Outcome {
+        self.send_in(session, Direction::ServerToClient, line.as_bytes(), 0)
+    }
+
+    /// Ends the last session started with `reason` and zero counts.
     pub fn end_session(&mut self, reason: &str) -> Outcome {
-        let end =
-            SessionEnd { session_id: self.session_id.max(1), reason, ..SessionEnd::default() };
-        self.end_session_with(end)
+        self.end_session_in(self.current(), reason)
+    }
+
+    /// Ends session `session` with `reason` and zero counts.
+    pub fn end_session_in(&mut self, session: u64, reason: &str) -> Outcome {
+        self.end_session_with(SessionEnd { session_id: session, reason, ..SessionEnd::default() })
     }
 
     /// Ends a session with the given figures; its timestamp is the harness clock's.

@@ -22,11 +22,19 @@ pub enum Verdict {
 /// A pipeline plugin. Implement it, then export it with [`crate::export_plugin!`].
 ///
 /// Each hook has a default body, so a plugin implements only what it needs. Hooks are called from
-/// one thread at a time (the pipeline thread), hence `Send` but not `Sync`. A panic in any hook is
+/// one thread at a time (the pipeline thread), hence `Send` but not `Sync`.
+///
+/// One instance sees every session, and **the events of concurrent sessions interleave**:
+/// session 2 may start, and its messages arrive, between session 1's start and end. Keep
+/// per-session state keyed by the session id (`Message::session_id`, `SessionStart::session_id`),
+/// created at the start and removed at the end, as the `count-class` example does; test it with
+/// the harness's `client_in`/`server_in`, which take a session id. A panic in any hook is
 /// caught at the boundary: the instance is dropped, logged once and never called again, while the
 /// proxy and the other plugins carry on.
 pub trait Plugin: Send + Sized + 'static {
-    /// The name used in `[[pipeline]] plugin = "..."`. Lowercase, no spaces.
+    /// The name used in `[[pipeline]] plugin = "..."`: lowercase ASCII letters, digits and `-`,
+    /// starting with a letter (the loader refuses any other). The library is found fastest
+    /// when named after it: `count-class` in `libctiproxy_count_class.so`.
     const NAME: &'static str;
     /// One line saying what the plugin does, shown by `ctiproxy plugins`.
     const DESCRIPTION: &'static str;

@@ -1,5 +1,11 @@
-//! A complete ctiproxy plugin: counts the messages of one class and prints the count at the end.
-use ctiproxy_plugin_api::{export_plugin, ConfigError, Host, Message, Plugin, SessionEnd, Verdict};
+//! A complete ctiproxy plugin: counts the messages of one class per session and prints each
+//! session's count when it ends. The template to copy: its state is keyed by session, since the
+//! messages of concurrent sessions interleave.
+use std::collections::HashMap;
+
+use ctiproxy_plugin_api::{
+    export_plugin, ConfigError, Host, Message, Plugin, SessionEnd, SessionStart, Verdict,
+};
 
 /// The settings: `[[pipeline]] plugin = "count-class"`, `class = "getlist"`.
 #[derive(serde::Deserialize)]
@@ -8,10 +14,11 @@ pub struct Config {
     class: String,
 }
 
-/// Counts the messages whose `class` is the configured one.
+/// Counts the messages whose `class` is the configured one, per session.
 pub struct CountClass {
     class: String,
-    seen: u64,
+    /// By session id: one entry per session in progress.
+    seen: HashMap<u64, u64>,
     host: Host,
 }
 
@@ -21,18 +28,24 @@ impl Plugin for CountClass {
     type Config = Config;
 
     fn new(config: Config, host: Host) -> Result<Self, ConfigError> {
-        Ok(CountClass { class: config.class, seen: 0, host })
+        Ok(CountClass { class: config.class, seen: HashMap::new(), host })
+    }
+
+    fn on_session_start(&mut self, start: &SessionStart<'_>) {
+        self.seen.insert(start.session_id, 0);
     }
 
     fn on_message(&mut self, message: &Message<'_>) -> Verdict {
-        self.seen += u64::from(message.class() == Some(self.class.as_str()));
+        if message.class() == Some(self.class.as_str()) {
+            *self.seen.entry(message.session_id()).or_default() += 1;
+        }
         Verdict::Pass
     }
 
     fn on_session_end(&mut self, end: &SessionEnd<'_>) {
-        let line = format!("session {}: {} x {}\n", end.session_id, self.seen, self.class);
+        let seen = self.seen.remove(&end.session_id).unwrap_or(0);
+        let line = format!("session {}: {seen} x {}\n", end.session_id, self.class);
         self.host.print(line.as_bytes());
-        self.seen = 0;
     }
 }
 

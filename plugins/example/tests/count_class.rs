@@ -19,6 +19,22 @@ fn counts_one_class_per_session_and_prints_at_session_end() {
 }
 
 #[test]
+fn interleaved_sessions_are_counted_apart() {
+    let mut h = Harness::<CountClass>::new(r#"class = "getlist""#).unwrap();
+    let (one, two) = (h.start_session(), h.start_session());
+    for _ in 0..3 {
+        h.server_in(one, r#"{"class":"getlist"}"#);
+    }
+    h.server_in(two, r#"{"class":"getlist"}"#);
+    h.client_in(one, r#"{"class":"keepalive"}"#);
+    h.end_session_in(two, "client closed");
+    assert_eq!(h.take_output(), format!("session {two}: 1 x getlist\n"));
+    h.server_in(one, r#"{"class":"getlist"}"#);
+    h.end_session_in(one, "client closed");
+    assert_eq!(h.take_output(), format!("session {one}: 4 x getlist\n"));
+}
+
+#[test]
 fn unknown_key_is_a_config_error_naming_the_key() {
     let Err(CreateError::Config(err)) = Harness::<CountClass>::new("class = \"x\"\nklass = 1")
     else {
