@@ -45,10 +45,8 @@ fn on_a_terminal(env: &[(&str, &str)]) -> Option<String> {
     }
     let dir = tempfile::tempdir().unwrap();
     let (config, capture) = replay_files(dir.path());
-    let line = format!(
-        "'{}' replay -c '{config}' '{capture}' >/dev/null",
-        env!("CARGO_BIN_EXE_ctiproxy")
-    );
+    let line =
+        format!("'{}' replay -c '{config}' '{capture}' >/dev/null", env!("CARGO_BIN_EXE_ctiproxy"));
     let mut cmd = Command::new("script");
     cmd.args(["-qec", &line, "/dev/null"])
         .env("CTIPROXY_PLUGIN_PATH", plugin_dir())
