@@ -127,3 +127,64 @@ fn a_c_plugin_built_against_another_header_is_refused_naming_both_versions() {
     );
     assert!(stderr.contains(&expected), "{stderr}");
 }
+
+/// A server that accepts `sessions` connections and reads each until the client closes.
+fn draining_server(sessions: usize) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(sessions).flatten() {
+            std::thread::spawn(move || std::io::copy(&mut &stream, &mut std::io::sink()));
+        }
+    });
+    addr
+}
+
+#[test]
+fn both_examples_keep_overlapping_sessions_apart() {
+    let plugins = tempfile::tempdir().unwrap();
+    build_c_plugin(plugins.path(), &header_dir());
+    let counts = [5usize, 10, 15, 20];
+    let server = draining_server(counts.len());
+    let pipeline = "[[pipeline]]\nplugin = \"count-class-c\"\nclass = \"x\"\n\n\
+                    [[pipeline]]\nplugin = \"count-class\"\nclass = \"x\"\n";
+    let config =
+        write_config(plugins.path(), &support::proxy_config(server, "loop = true", pipeline));
+    let mut cmd = ctiproxy_with(plugins.path());
+    cmd.arg("run").arg("-c").arg(&config);
+    let proxy = Running::start(cmd);
+    // Every session starts before any sends, and their lines alternate.
+    let mut clients: Vec<TcpStream> =
+        counts.iter().map(|_| TcpStream::connect(proxy.addr()).unwrap()).collect();
+    for round in 0..*counts.iter().max().unwrap() {
+        for (client, &count) in clients.iter_mut().zip(&counts) {
+            if round < count {
+                std::io::Write::write_all(client, b"{\"class\":\"x\"}\n").unwrap();
+            }
+        }
+    }
+    for client in &clients {
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+    }
+    // Each session ends when its server side closes after the client's end; both plugins print.
+    let ends = |text: &str| text.lines().filter(|l| l.starts_with("session ")).count();
+    let deadline = std::time::Instant::now() + support::PROCESS_TIMEOUT;
+    while ends(&proxy.stdout()) < 2 * counts.len() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(clients);
+    proxy.signal("TERM");
+    let done = proxy.finish();
+    let mut lines: Vec<&str> = done.stdout.lines().filter(|l| l.starts_with("session ")).collect();
+    lines.sort_unstable();
+    // Counted apart, each session gets its own count, from both plugins (a shared count gives
+    // running totals instead).
+    let mut got: Vec<&str> = lines.iter().filter_map(|l| l.split(": ").nth(1)).collect();
+    got.sort_unstable();
+    let mut expected: Vec<String> =
+        counts.iter().flat_map(|n| std::iter::repeat_n(format!("{n} x x"), 2)).collect();
+    expected.sort_unstable();
+    assert_eq!(got, expected, "{}", done.stdout);
+    // The C and the Rust plugin agree line for line, session ids included.
+    assert!(lines.chunks(2).all(|pair| pair[0] == pair[1]), "{}", done.stdout);
+}
