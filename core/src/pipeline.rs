@@ -128,7 +128,8 @@ pub struct Stalled {
 }
 
 fn label_for(config: &Config, index: usize, plugin: &str) -> String {
-    // An entry naming only its library may be the same plugin: it counts as another one.
+    // An entry naming only its library may hold the same plugin: it counts as one of the same
+    // name, so that labels stay distinct.
     let same = config
         .pipeline
         .iter()

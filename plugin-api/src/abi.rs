@@ -26,15 +26,15 @@
 //! [`FLAG_PANIC_UNWIND`] (a plugin written in C sets it: it cannot unwind). A refusal names the
 //! library, the check, and both plugin-api versions when the versions differ.
 //!
-//! How the ABI grows: [`LAYOUT_HASH`] covers the size, alignment and field offsets of every
-//! struct above and the event kinds and statuses, so any change to them refuses every plugin
+//! How the ABI grows: [`LAYOUT_HASH`] covers the size, alignment and field offsets of every struct
+//! above and the event kind and status codes it lists, so any change to them refuses every plugin
 //! built before it, which must then be rebuilt against the new plugin-api: structs are never
-//! extended in place. What keeps the hash, and so keeps old plugins loading, is new meaning
-//! for existing room: a new `MSG_*`, `SESSION_*` or `HOST_*` flag bit, or a new `EVENT_*` kind
-//! (a plugin ignores kinds it does not know and passes them on) added with a new plugin-api
-//! minor version. A change that old plugins could not ignore bumps [`ABI_VERSION`], and with it
-//! the entry symbol's name. The [`PluginList`] and the descriptor's header keep their layout in
-//! every ABI version, so a host can always say what a refused plugin was built with.
+//! extended in place. What keeps the hash, and so keeps old plugins loading, is new meaning for
+//! existing room: a new `MSG_*`, `SESSION_*` or `HOST_*` flag bit, or a new `EVENT_*` kind (a
+//! plugin ignores kinds it does not know and passes them on) added with a new plugin-api minor
+//! version. A change that old plugins could not ignore bumps [`ABI_VERSION`], and with it the entry
+//! symbol's name. The [`PluginList`] and the descriptor's header keep their layout in every ABI
+//! version, so a host can always say what a refused plugin was built with.
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;

@@ -105,10 +105,15 @@ pub unsafe fn header_api_version(desc: *const PluginDescriptor) -> Option<String
         return None;
     }
     // SAFETY: the header keeps its layout in every ABI version and the descriptor holds it
-    // whole; its api_version is static text of a library that is never unloaded.
-    let bytes = unsafe { (*desc).api_version.as_bytes() };
-    // A corrupt length must not make an error message huge.
-    std::str::from_utf8(bytes).ok().filter(|v| v.len() <= 64).map(str::to_owned)
+    // whole.
+    let text = unsafe { (*desc).api_version };
+    // A refused plugin may be corrupt: a length past any version string is not followed.
+    if text.len > 64 {
+        return None;
+    }
+    // SAFETY: as above; a version string is static text of a library that is never unloaded.
+    let bytes = unsafe { text.as_bytes() };
+    std::str::from_utf8(bytes).ok().map(str::to_owned)
 }
 
 /// # Safety

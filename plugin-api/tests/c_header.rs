@@ -205,7 +205,7 @@ fn the_checked_in_header_is_what_the_abi_sources_give() {
     let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         checked_in == generated,
-        "{} is stale: the ABI sources changed. Regenerate it with\n  \
+        "{} differs from what the ABI sources give (they changed, or it was edited by hand). Regenerate it with\n  \
          {BLESS_VAR}=1 cargo test -p ctiproxy-plugin-api --test c_header\n\
          and commit it. First difference at {}",
         path.display(),

@@ -1,9 +1,10 @@
 //! Relative paths in a configuration file mean "next to this file", whatever directory the
 //! proxy is started from (a service's working directory is rarely the one of its
 //! configuration): `[plugins] path`, every entry's `library`, the TLS files, and the files the
-//! built-in `save` plugin writes. Plugins receive their settings as written and cannot know where the file was, so
-//! the host resolves the capture paths of `save` entries before building the pipeline. The
-//! classic commands take paths from their command line and keep the working directory.
+//! built-in `save` plugin writes. Plugins receive their settings as written and cannot know
+//! where the file was, so the host resolves the capture paths of `save` entries before building
+//! the pipeline. The classic commands take paths from their command line and keep the working
+//! directory.
 
 use std::path::{Path, PathBuf};
 
