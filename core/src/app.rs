@@ -23,6 +23,7 @@ use crate::metrics::{self, Metrics};
 use crate::pipeline::{Pipeline, Report};
 use crate::proxy::{self, Summary};
 use crate::session::SessionContext;
+use crate::stop_signal::StopSignal;
 use crate::tls::TlsSetup;
 
 /// Why a proxy could not run.
@@ -137,6 +138,7 @@ pub fn run(
         tracing::info!("Metrics on http://{}{}.", endpoint.local_addr()?, metrics::server::PATH);
     }
     let mut pipeline = Pipeline::build(config, registry, host.clone()).map_err(AppError::Config)?;
+    let stop = StopSignal::install(&runtime);
     on_ready(listener.local_addr()?);
     let mut observed = endpoint.map(|endpoint| (Metrics::new(), endpoint));
     if let Some((metrics, _)) = &mut observed {
@@ -156,7 +158,7 @@ pub fn run(
         runtime.spawn(metrics::server::serve(endpoint, metrics.into_exposition()));
     }
     let summary =
-        runtime.block_on(proxy::run(listener, ctx, config.proxy.keep_serving, shutdown_signal()));
+        runtime.block_on(proxy::run(listener, ctx, config.proxy.keep_serving, stop.wait()));
     // A run that ended with its session analyses everything it forwarded, however long that
     // takes, until a signal; a stopped one waits only `shutdown_timeout_secs`.
     let deadline = config::seconds_setting(config.proxy.shutdown_timeout_secs)
@@ -164,8 +166,7 @@ pub fn run(
     let report = if summary.stopped {
         running.join_within(deadline)
     } else {
-        let signal = runtime.spawn(shutdown_signal());
-        running.join_unless(|| signal.is_finished(), deadline)
+        running.join_unless(|| stop.received(), deadline)
     };
     let report = report.map_err(AppError::Stalled)?;
     log_report(&report);
@@ -183,45 +184,6 @@ pub fn serve(config: &Config, host: Arc<ProxyHost>) -> Result<std::process::Exit
     } else {
         std::process::ExitCode::SUCCESS
     })
-}
-
-/// Resolves on Ctrl-C (SIGINT), SIGTERM, SIGHUP or SIGQUIT: all four mean "finish the sessions,
-/// flush every plugin, report, exit". SIGHUP does not reopen files (captures are opened once,
-/// locked, for the whole run): rotate them with a restart, or logrotate's `copytruncate`.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Interrupted; finishing sessions and flushing plugins."),
-        name = other_signals() => tracing::info!("{name} received; finishing sessions and flushing plugins."),
-    }
-}
-
-#[cfg(unix)]
-async fn other_signals() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let wait = |kind: SignalKind, name: &'static str| async move {
-        match signal(kind) {
-            Ok(mut s) => {
-                s.recv().await;
-                name
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        name = wait(SignalKind::terminate(), "SIGTERM") => name,
-        name = wait(SignalKind::hangup(), "SIGHUP") => name,
-        name = wait(SignalKind::quit(), "SIGQUIT") => name,
-    }
-}
-
-#[cfg(not(unix))]
-async fn other_signals() -> &'static str {
-    std::future::pending().await
 }
 
 /// Whether a plugin counter counts lost data, by its name's last word: `errors`, `dropped` or

@@ -27,4 +27,5 @@ pub mod pipeline;
 pub mod proxy;
 pub mod replay;
 pub mod session;
+pub mod stop_signal;
 pub mod tls;

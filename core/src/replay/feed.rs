@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use super::pacer::Pacer;
 use crate::event::Event;
 use crate::pipeline::PipelineHandle;
+use crate::stop_signal::StopSignal;
 
 /// The replay's end of the pipeline queue.
 pub struct Feed {
@@ -32,8 +33,9 @@ impl Feed {
         let stop = Arc::new(AtomicBool::new(false));
         let wake = Arc::new(Notify::new());
         let (stop_flag, wake_feed) = (stop.clone(), wake.clone());
+        let signal = StopSignal::install(&runtime);
         runtime.spawn(async move {
-            crate::app::shutdown_signal().await;
+            signal.wait().await;
             stop_flag.store(true, Ordering::SeqCst);
             wake_feed.notify_one();
         });
