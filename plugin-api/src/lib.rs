@@ -46,6 +46,7 @@
 
 pub mod abi;
 pub mod body;
+pub mod capture;
 pub mod error;
 mod export;
 pub mod field_path;

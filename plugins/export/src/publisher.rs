@@ -1,0 +1,172 @@
+//! The publisher's thread: a small tokio runtime of its own (a plugin library shares no
+//! runtime with the proxy) that connects, checks the stream and runs [`Delivery`] until the
+//! buffer is closed and empty or the shutdown deadline passes.
+//!
+//! At start, the plugin waits up to `connect_timeout` for the server's verdict: wrong
+//! credentials, TLS refused or a missing stream (with `create_stream = false`) stop the proxy
+//! with a configuration error; a server that is merely away does not, the records wait.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use ctiproxy_plugin_api::{ConfigError, Host};
+use tokio::sync::watch;
+
+use crate::buffer::Buffer;
+use crate::connection::{self, Refused};
+use crate::delivery::Delivery;
+use crate::settings::Settings;
+use crate::stream::{self, Unusable};
+
+/// What the start found.
+enum Start {
+    /// Connected, stream present.
+    Ready,
+    /// The server is away (or did not answer about the stream): records wait.
+    Outage(String),
+    /// The settings do not work with this server.
+    Refused(ConfigError),
+}
+
+/// The running publisher.
+pub struct Publisher {
+    thread: Option<JoinHandle<()>>,
+    buffer: Arc<Buffer>,
+    /// When the publisher must give up: set at shutdown.
+    stop_at: watch::Sender<Option<Instant>>,
+}
+
+impl Publisher {
+    /// Starts the thread and waits for the server's verdict on the settings.
+    pub fn start(
+        settings: Arc<Settings>,
+        buffer: Arc<Buffer>,
+        host: Host,
+        id_prefix: String,
+    ) -> Result<Publisher, ConfigError> {
+        let (started, verdict) = mpsc::channel();
+        let (stop_at, stop) = watch::channel(None);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ConfigError::from(format!("cannot start the publisher: {e}")))?;
+        let context = Context {
+            settings: settings.clone(),
+            buffer: buffer.clone(),
+            host: host.clone(),
+            id_prefix,
+        };
+        let thread = std::thread::Builder::new()
+            .name("export".into())
+            .spawn(move || runtime.block_on(context.run(started, stop)))
+            .map_err(|e| ConfigError::from(format!("cannot start the publisher: {e}")))?;
+        let mut publisher = Publisher { thread: Some(thread), buffer, stop_at };
+        // The connection attempt is bounded by connect_timeout; the stream look-up by ack_timeout.
+        match verdict.recv_timeout(settings.connect_timeout + settings.ack_timeout) {
+            Ok(Start::Ready) => {}
+            Ok(Start::Outage(reason)) => host.warn(&format!(
+                "NATS is not available ({reason}); records wait in the buffer (up to {} bytes) \
+                 while the plugin keeps trying",
+                settings.buffer_bytes
+            )),
+            Ok(Start::Refused(error)) => {
+                publisher.finish(Duration::ZERO);
+                return Err(error);
+            }
+            Err(_) => host.warn(
+                "NATS has not answered yet; records wait in the buffer while the plugin keeps \
+                 trying",
+            ),
+        }
+        Ok(publisher)
+    }
+
+    /// Closes the buffer and waits up to `deadline` for it to drain; returns the records and
+    /// bytes left undelivered.
+    pub fn finish(&mut self, deadline: Duration) -> (usize, usize) {
+        self.buffer.close();
+        let _ = self.stop_at.send(Some(Instant::now() + deadline));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.buffer.pending()
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        self.finish(Duration::ZERO);
+    }
+}
+
+/// What the thread works with.
+struct Context {
+    settings: Arc<Settings>,
+    buffer: Arc<Buffer>,
+    host: Host,
+    id_prefix: String,
+}
+
+impl Context {
+    async fn run(self, started: mpsc::Sender<Start>, stop: watch::Receiver<Option<Instant>>) {
+        tokio::select! {
+            () = self.work(started) => {}
+            () = deadline(stop) => {}
+        }
+    }
+
+    async fn work(&self, started: mpsc::Sender<Start>) {
+        let (client, connected) = match connection::connect_once(&self.settings, &self.host).await {
+            Ok(client) => (client, true),
+            Err(Refused::Misconfigured(error)) => return drop(started.send(Start::Refused(error))),
+            Err(Refused::Unreachable(reason)) => {
+                let _ = started.send(Start::Outage(reason));
+                match connection::connect_retrying(&self.settings, &self.host).await {
+                    Ok(client) => (client, false),
+                    Err(reason) => return self.host.error(&format!("NATS: {reason}")),
+                }
+            }
+        };
+        let mut js = jetstream::new(client);
+        js.set_timeout(self.settings.ack_timeout);
+        let stream_ready = if connected {
+            match stream::ensure(&js, &self.settings.stream).await {
+                Ok(()) => true,
+                Err(Unusable::Misconfigured(error)) => {
+                    return drop(started.send(Start::Refused(error)));
+                }
+                Err(Unusable::Unanswered(reason)) => {
+                    let _ = started.send(Start::Outage(reason));
+                    false
+                }
+            }
+        } else {
+            false
+        };
+        if stream_ready {
+            let _ = started.send(Start::Ready);
+        }
+        let mut delivery = Delivery::new(
+            self.settings.clone(),
+            self.buffer.clone(),
+            self.host.clone(),
+            self.id_prefix.clone(),
+            stream_ready,
+        );
+        delivery.run(&js).await;
+    }
+}
+
+/// Resolves once shutdown set a deadline and it passed.
+async fn deadline(mut stop: watch::Receiver<Option<Instant>>) {
+    let Ok(at) = stop.wait_for(Option::is_some).await.map(|at| *at) else {
+        // The plugin is gone without a shutdown: stop now.
+        return;
+    };
+    if let Some(at) = at {
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
