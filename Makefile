@@ -17,7 +17,7 @@ BUILD_DIR ?= $(TARGET_DIR)/$(PROFILE)
 
 BINARIES := ctiproxy ctispy ctisave ctistat
 # The product plugins only: test-plugins/ are deliberately broken and never installed.
-PLUGINS := spy filter save stats mi example
+PLUGINS := spy filter save stats mi example export
 
 BINDIR := $(DESTDIR)$(PREFIX)/bin
 PLUGINDIR := $(DESTDIR)$(PREFIX)/lib/ctiproxy/plugins

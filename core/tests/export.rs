@@ -164,6 +164,21 @@ impl PingClient {
     }
 }
 
+/// Every line each peer sent is in the stream once, in the order sent.
+fn assert_each_once_in_order(stored: &[Stored], client_sent: &[u8], server_sent: &[u8]) {
+    let text = |bytes: &[u8]| String::from_utf8(bytes.to_vec()).expect("the peers send text");
+    assert_eq!(
+        lines_of(stored, "client").concat(),
+        text(client_sent),
+        "every ping, once, in order"
+    );
+    assert_eq!(
+        lines_of(stored, "server").concat(),
+        text(server_sent),
+        "every pong, once, in order"
+    );
+}
+
 /// The lines of one direction, in stream order.
 fn lines_of(stored: &[Stored], dir: &str) -> Vec<String> {
     stored
@@ -197,20 +212,38 @@ fn a_nats_restart_in_mid_session_loses_and_doubles_nothing() {
     let stored = nats::read_stream(&nats.url(), "CTI");
     let events: Vec<&str> = stored.iter().filter_map(|s| s.payload["event"].as_str()).collect();
     assert_eq!(events, ["start", "end"]);
-    assert_eq!(
-        lines_of(&stored, "client").concat().into_bytes(),
-        sent,
-        "every ping once, in order"
-    );
-    assert_eq!(
-        lines_of(&stored, "server").concat().into_bytes(),
-        received,
-        "every pong once, in order"
-    );
+    assert_each_once_in_order(&stored, &sent, &received);
     assert_eq!(stored.len(), 2 + 2 * 70);
     assert_unique_ids(&stored);
     assert_once(&finished.stderr, "cannot publish to NATS");
     assert_once(&finished.stderr, "publishing to NATS again");
+}
+
+#[test]
+fn records_whose_acknowledgement_was_late_are_resent_and_stored_once() {
+    let nats = NatsServer::start();
+    let (server_addr, server) = pong_server();
+    let entry = export_entry(&nats.url(), "ack_timeout = 0.5\nflush_timeout = 30.0");
+    let (_config, proxy) = start_proxy(server_addr, "", &entry);
+    let mut client = PingClient::connect(proxy.addr());
+    client.ping(5, 0);
+    nats::wait_until("the first records", || nats::stream_len(&nats.url(), "CTI") == 11);
+    // A frozen server takes the records into its socket but acknowledges none: the plugin
+    // gives up waiting and keeps them. Thawed, the server stores them, then gets them again.
+    nats.pause();
+    client.ping(10, 0);
+    nats::wait_until("the outage", || proxy.stderr().contains("cannot publish to NATS"));
+    nats.resume();
+    client.ping(5, 0);
+    let (sent, received) = client.close();
+    server.join().unwrap();
+    let finished = proxy.finish();
+    assert!(finished.status.success(), "{}", finished.stderr);
+
+    let stored = nats::read_stream(&nats.url(), "CTI");
+    assert_each_once_in_order(&stored, &sent, &received);
+    assert_eq!(stored.len(), 2 + 2 * 20);
+    assert!(counter(&finished, "duplicates") > 0, "the server recognised resent records");
 }
 
 fn assert_once(stderr: &str, needle: &str) {
@@ -277,50 +310,49 @@ fn describe(stored: &Stored) -> String {
     format!("{} {}", line["class"].as_str().unwrap(), line["n"])
 }
 
-#[test]
-fn a_full_buffer_drops_the_oldest_records_and_counts_them() {
-    let (stored, finished) = run_with_full_buffer("drop_oldest");
+/// Runs [`run_with_full_buffer`]: the records kept are the session's last ones (`drop_oldest`)
+/// or its first ones, every other one is counted as dropped, and the episode is logged once.
+fn assert_drops(on_full: &str, newest_kept: bool) {
+    let (stored, finished) = run_with_full_buffer(on_full);
     let kept: Vec<String> = stored.iter().map(describe).collect();
     let all = session_records();
     let dropped = counter(&finished, "dropped");
     assert!(dropped > 0 && !kept.is_empty(), "{kept:?}");
     assert_eq!(kept.len() as u64 + dropped, all.len() as u64, "every record delivered or dropped");
-    assert_eq!(kept, all[all.len() - kept.len()..], "the newest records are kept");
+    let expected = if newest_kept { &all[all.len() - kept.len()..] } else { &all[..kept.len()] };
+    assert_eq!(kept, expected);
     assert_once(&finished.stderr, "the buffer is full");
+}
+
+#[test]
+fn a_full_buffer_drops_the_oldest_records_and_counts_them() {
+    assert_drops("drop_oldest", true);
 }
 
 #[test]
 fn a_full_buffer_drops_the_newest_records_and_counts_them() {
-    let (stored, finished) = run_with_full_buffer("drop_newest");
-    let kept: Vec<String> = stored.iter().map(describe).collect();
-    let all = session_records();
-    let dropped = counter(&finished, "dropped");
-    assert!(dropped > 0 && !kept.is_empty(), "{kept:?}");
-    assert_eq!(kept.len() as u64 + dropped, all.len() as u64, "every record delivered or dropped");
-    assert_eq!(kept, all[..kept.len()], "the oldest records are kept");
-    assert_once(&finished.stderr, "the buffer is full");
+    assert_drops("drop_newest", false);
 }
 
-/// `ctiproxy run` with `entry` in front of a server nobody needs: it must fail at start.
-fn run_fails(entry: &str) -> Finished {
+/// `ctiproxy SUBCOMMAND -c CONFIG` with `entry` as the pipeline, run to its end.
+fn ctiproxy_on(subcommand: &str, entry: &str) -> Finished {
     let dir = tempfile::tempdir().unwrap();
     let unused: SocketAddr = format!("127.0.0.1:{}", NatsServer::unused_port()).parse().unwrap();
     let config = support::write_config(dir.path(), &support::proxy_config(unused, "", entry));
-    let finished = Running::spawn(run_loop(&config)).finish();
+    let mut cmd = ctiproxy();
+    cmd.arg(subcommand).arg("-c").arg(&config);
+    Running::spawn(cmd).finish()
+}
+
+/// `ctiproxy run` with `entry`: it must fail at start.
+fn run_fails(entry: &str) -> Finished {
+    let finished = ctiproxy_on("run", entry);
     assert!(!finished.status.success(), "run should fail:\n{}", finished.stderr);
     finished
 }
 
 fn check(entry: &str) -> Finished {
-    let dir = tempfile::tempdir().unwrap();
-    let unused: SocketAddr = format!("127.0.0.1:{}", NatsServer::unused_port()).parse().unwrap();
-    let config = support::write_config(dir.path(), &support::proxy_config(unused, "", entry));
-    Running::spawn({
-        let mut cmd = ctiproxy();
-        cmd.arg("check").arg("-c").arg(&config);
-        cmd
-    })
-    .finish()
+    ctiproxy_on("check", entry)
 }
 
 #[test]
@@ -338,12 +370,14 @@ fn check_rejects_bad_settings_without_connecting() {
         assert!(!finished.status.success(), "{extra} {url}: {}", finished.stdout);
         assert!(finished.stderr.contains(says), "{says:?} in:\n{}", finished.stderr);
     }
-    // Good settings check OK with no server anywhere, even one that must already hold the stream.
-    let port = NatsServer::unused_port();
-    let finished =
-        check(&export_entry(&format!("nats://127.0.0.1:{port}"), "create_stream = false"));
+    // `check` does not connect: settings that `run` refuses on this server (a stream that must
+    // exist and does not) check OK.
+    let nats = NatsServer::start();
+    let entry = export_entry(&nats.url(), "stream = \"NOPE\"\ncreate_stream = false");
+    let finished = check(&entry);
     assert!(finished.status.success(), "{}", finished.stderr);
-    assert!(finished.stdout.contains("export"), "{}", finished.stdout);
+    assert!(finished.stdout.contains("pipeline: export"), "{}", finished.stdout);
+    assert!(run_fails(&entry).stderr.contains("stream NOPE does not exist"));
 }
 
 #[test]

@@ -87,7 +87,7 @@ fn installed_commands_find_their_plugins_from_any_directory() {
     assert_eq!(names(&prefix.join("bin")), ["ctiproxy", "ctisave", "ctispy", "ctistat"]);
     let plugin_files = prefix.join("lib/ctiproxy/plugins");
     let libs = names(&plugin_files);
-    let product = ["example", "filter", "mi", "save", "spy", "stats"];
+    let product = ["example", "export", "filter", "mi", "save", "spy", "stats"];
     let expected: Vec<String> = product.iter().map(|p| format!("libctiproxy_{p}.so")).collect();
     assert_eq!(libs, expected, "only the product plugins are installed");
 

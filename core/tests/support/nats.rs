@@ -2,8 +2,8 @@
 //! free port with a store directory of its own, stopped and restarted on the same port and
 //! store, killed when dropped; and a reader of everything a stream holds, through async-nats.
 //!
-//! `nats-server` must be installed (CI's `.ci/run` installs it): without it the tests fail,
-//! saying so, rather than pass without testing anything.
+//! `nats-server` must be installed (CI's `.ci/run` installs it; `$NATS_SERVER` names another):
+//! without it the tests fail, saying so, rather than pass without testing anything.
 #![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
@@ -77,11 +77,28 @@ impl NatsServer {
         let _ = child.wait();
     }
 
+    /// Freezes the server (SIGSTOP): connections stay open, the kernel still takes what
+    /// clients send, nothing is answered until [`NatsServer::resume`].
+    pub fn pause(&self) {
+        self.send("-STOP");
+    }
+
+    /// Lets a paused server run again: it reads and answers what was sent meanwhile.
+    pub fn resume(&self) {
+        self.send("-CONT");
+    }
+
+    fn send(&self, signal: &str) {
+        let child = self.child.as_ref().expect("running");
+        let status = Command::new("kill").arg(signal).arg(child.id().to_string()).status();
+        assert!(status.map(|s| s.success()).unwrap_or(false), "kill {signal} failed");
+    }
+
     /// Starts the server again on the same port and store directory.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "already running");
         let store = PathBuf::from(self.store.path());
-        let mut cmd = Command::new("nats-server");
+        let mut cmd = Command::new(binary());
         cmd.args(["-js", "-a", "127.0.0.1", "-p"])
             .arg(self.port.to_string())
             .arg("-sd")
@@ -113,6 +130,21 @@ impl Drop for NatsServer {
             let _ = child.wait();
         }
     }
+}
+
+/// `$NATS_SERVER`, else `nats-server` on PATH, else Debian's `/usr/sbin/nats-server` (not on
+/// the PATH of users other than root).
+fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("NATS_SERVER") {
+        return path.into();
+    }
+    let on_path = std::env::var_os("PATH").into_iter().flat_map(|paths| {
+        std::env::split_paths(&paths).map(|dir| dir.join("nats-server")).collect::<Vec<_>>()
+    });
+    on_path
+        .chain([PathBuf::from("/usr/sbin/nats-server")])
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| "nats-server".into())
 }
 
 fn free_port() -> u16 {
