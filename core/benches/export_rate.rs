@@ -10,7 +10,6 @@
 #[path = "../tests/support/nats.rs"]
 mod nats;
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::io::Write;
