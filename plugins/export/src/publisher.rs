@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream;
+use async_nats::{jetstream, Client};
 use ctiproxy_plugin_api::{ConfigError, Host};
 use tokio::sync::watch;
 
@@ -119,36 +119,10 @@ impl Context {
     }
 
     async fn work(&self, started: mpsc::Sender<Start>) {
-        let (client, connected) = match connection::connect_once(&self.settings, &self.host).await {
-            Ok(client) => (client, true),
-            Err(Refused::Misconfigured(error)) => return drop(started.send(Start::Refused(error))),
-            Err(Refused::Unreachable(reason)) => {
-                let _ = started.send(Start::Outage(reason));
-                match connection::connect_retrying(&self.settings, &self.host).await {
-                    Ok(client) => (client, false),
-                    Err(reason) => return self.host.error(&format!("NATS: {reason}")),
-                }
-            }
-        };
+        let Some((client, connected)) = self.connect(&started).await else { return };
         let mut js = jetstream::new(client);
         js.set_timeout(self.settings.ack_timeout);
-        let stream_ready = if connected {
-            match stream::ensure(&js, &self.settings.stream).await {
-                Ok(()) => true,
-                Err(Unusable::Misconfigured(error)) => {
-                    return drop(started.send(Start::Refused(error)));
-                }
-                Err(Unusable::Unanswered(reason)) => {
-                    let _ = started.send(Start::Outage(reason));
-                    false
-                }
-            }
-        } else {
-            false
-        };
-        if stream_ready {
-            let _ = started.send(Start::Ready);
-        }
+        let stream_ready = connected && self.check_stream(&js, &started).await;
         let mut delivery = Delivery::new(
             self.settings.clone(),
             self.buffer.clone(),
@@ -157,6 +131,67 @@ impl Context {
             stream_ready,
         );
         delivery.run(&js).await;
+    }
+
+    /// A client, and whether it connected at once (else it keeps trying in the background);
+    /// None when the server refused the settings and the start is told so.
+    async fn connect(&self, started: &mpsc::Sender<Start>) -> Option<(Client, bool)> {
+        match connection::connect_once(&self.settings, &self.host).await {
+            Ok(client) => Some((client, true)),
+            Err(refused) => {
+                // A refusal the start took ends here (the plugin is dropped); else keep trying.
+                let refused_at_start = match refused {
+                    Refused::Misconfigured(error) => self.refused(started, error),
+                    Refused::Unreachable(reason) => {
+                        let _ = started.send(Start::Outage(reason));
+                        false
+                    }
+                };
+                if refused_at_start {
+                    return None;
+                }
+                match connection::connect_retrying(&self.settings, &self.host).await {
+                    Ok(client) => Some((client, false)),
+                    Err(reason) => {
+                        self.host.error(&format!("NATS: {reason}"));
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks the stream and tells the start; false when delivery must check it again.
+    async fn check_stream(&self, js: &jetstream::Context, started: &mpsc::Sender<Start>) -> bool {
+        match stream::ensure(js, &self.settings.stream).await {
+            Ok(()) => {
+                let _ = started.send(Start::Ready);
+                true
+            }
+            Err(Unusable::Misconfigured(error)) => {
+                // Delivery checks again if the start no longer waits; else the plugin is dropped.
+                self.refused(started, error);
+                false
+            }
+            Err(Unusable::Unanswered(reason)) => {
+                let _ = started.send(Start::Outage(reason));
+                false
+            }
+        }
+    }
+
+    /// Hands a refusal to the start (true), or, when the start stopped waiting, logs it
+    /// (false): the plugin keeps trying, in case the server's side is what gets fixed.
+    fn refused(&self, started: &mpsc::Sender<Start>, error: ConfigError) -> bool {
+        match started.send(Start::Refused(error)) {
+            Ok(()) => true,
+            Err(mpsc::SendError(start)) => {
+                if let Start::Refused(error) = start {
+                    self.host.error(&format!("{error}; records wait in the buffer"));
+                }
+                false
+            }
+        }
     }
 }
 
