@@ -2,9 +2,11 @@
 //! with JetStream (support/nats.rs), read back with async-nats: every record arrives once, in
 //! order, with its subject and the save plugin's record; a NATS restart in mid-session loses
 //! and doubles nothing while forwarding stays byte-exact; a full buffer drops as `on_full`
-//! says and counts it; wrong settings fail clearly.
+//! says and counts it; TLS works with the server's CA; wrong settings fail clearly.
 #[path = "support/nats.rs"]
 mod nats;
+#[path = "support/tls.rs"]
+mod peers;
 mod support;
 
 use std::collections::HashSet;
@@ -365,6 +367,8 @@ fn check_rejects_bad_settings_without_connecting() {
         ("on_full = \"block\"", "nats://127.0.0.1:4222", "on_full"),
         ("user = \"u\"", "nats://127.0.0.1:4222", "password"),
         ("stream = \"a.b\"", "nats://127.0.0.1:4222", "is not a stream name"),
+        ("credentials = \"/etc/hostname\"", "nats://127.0.0.1:4222", "credentials"),
+        ("tls_ca = \"/nonexistent/ca.pem\"", "nats://127.0.0.1:4222", "tls_ca"),
     ] {
         let finished = check(&export_entry(url, extra));
         assert!(!finished.status.success(), "{extra} {url}: {}", finished.stdout);
@@ -419,6 +423,28 @@ fn wrong_credentials_stop_the_start_and_right_ones_work() {
         assert!(proxy.finish().status.success());
         assert_eq!(nats::stream_len(&authed, "CTI"), (run as u64 + 1) * (2 + 6));
     }
+}
+
+#[test]
+fn tls_with_the_servers_ca_works_and_without_it_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = peers::Identity::new().write(dir.path(), "nats");
+    let (cert_arg, key_arg) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let nats = NatsServer::start_with(&["--tls", "--tlscert", cert_arg, "--tlskey", key_arg]);
+    let url = nats.url().replace("nats://", "tls://");
+    let finished = run_fails(&export_entry(&url, ""));
+    assert!(finished.stderr.contains("TLS with the NATS server failed"), "{}", finished.stderr);
+
+    let (server_addr, server) = pong_server();
+    let (_config, proxy) =
+        start_proxy(server_addr, "", &export_entry(&url, &format!("tls_ca = {cert:?}")));
+    let mut client = PingClient::connect(proxy.addr());
+    client.ping(3, 0);
+    client.close();
+    server.join().unwrap();
+    let finished = proxy.finish();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    assert_eq!(counter(&finished, "published"), 2 + 6, "acknowledged over TLS");
 }
 
 #[test]

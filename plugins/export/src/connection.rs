@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use async_nats::{Client, ConnectErrorKind, ConnectOptions, Event};
+use async_nats::{Client, ConnectError, ConnectErrorKind, ConnectOptions, Event};
 use ctiproxy_plugin_api::{ConfigError, Host};
 
 use crate::settings::{Auth, Settings};
@@ -33,13 +33,27 @@ pub async fn connect_once(settings: &Settings, host: &Host) -> Result<Client, Re
                     format!("the NATS server refused the credentials: {error}"),
                 ))
             }
-            ConnectErrorKind::Tls => Refused::Misconfigured(ConfigError::at(
-                "url",
-                format!("TLS with the NATS server failed: {error}"),
-            )),
+            ConnectErrorKind::Tls => tls_failed(&error),
+            // A handshake failure (an unknown certificate authority, a wrong name) comes as
+            // invalid data on the socket.
+            ConnectErrorKind::Io if is_invalid_data(&error) => tls_failed(&error),
             _ => Refused::Unreachable(error.to_string()),
         }
     })
+}
+
+fn tls_failed(error: &ConnectError) -> Refused {
+    Refused::Misconfigured(ConfigError::at(
+        "url",
+        format!("TLS with the NATS server failed: {error} (tls_ca names the servers' CA)"),
+    ))
+}
+
+fn is_invalid_data(error: &ConnectError) -> bool {
+    let source = std::error::Error::source(error);
+    source
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData)
 }
 
 /// A client that connects in the background, retrying until it succeeds.
