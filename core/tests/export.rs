@@ -435,9 +435,15 @@ fn tls_with_the_servers_ca_works_and_without_it_stops_the_start() {
     let finished = run_fails(&export_entry(&url, ""));
     assert!(finished.stderr.contains("TLS with the NATS server failed"), "{}", finished.stderr);
 
+    // tls_ca relative to the configuration file, which is beside the certificate.
     let (server_addr, server) = pong_server();
-    let (_config, proxy) =
-        start_proxy(server_addr, "", &export_entry(&url, &format!("tls_ca = {cert:?}")));
+    let entry = export_entry(&url, "tls_ca = \"nats.crt\"");
+    let config = support::write_config(dir.path(), &support::proxy_config(server_addr, "", &entry));
+    let proxy = Running::start({
+        let mut cmd = ctiproxy();
+        cmd.arg("run").arg("-c").arg(&config);
+        cmd
+    });
     let mut client = PingClient::connect(proxy.addr());
     client.ping(3, 0);
     client.close();

@@ -1,15 +1,18 @@
 //! Relative paths in a configuration file mean "next to this file", whatever directory the
 //! proxy is started from (a service's working directory is rarely the one of its
-//! configuration): `[plugins] path`, every entry's `library`, the TLS files, and the files the
-//! built-in `save` plugin writes. Plugins receive their settings as written and cannot know
-//! where the file was, so the host resolves the capture paths of `save` entries before building
-//! the pipeline. The classic commands take paths from their command line and keep the working
-//! directory.
+//! configuration): `[plugins] path`, every entry's `library`, the TLS files, the files the
+//! built-in `save` plugin writes and those the `export` plugin reads (credentials,
+//! certificates). Plugins receive their settings as written and cannot know where the file
+//! was, so the host resolves these paths before building the pipeline. The classic commands
+//! take paths from their command line and keep the working directory.
 
 use std::path::{Path, PathBuf};
 
 /// The settings of built-in plugins that name files, by plugin.
-const FILE_SETTINGS: &[(&str, &[&str])] = &[("save", &["file", "client_file", "server_file"])];
+const FILE_SETTINGS: &[(&str, &[&str])] = &[
+    ("save", &["file", "client_file", "server_file"]),
+    ("export", &["credentials", "tls_ca", "tls_cert", "tls_key"]),
+];
 
 /// `file` joined to `base` when it is relative (an empty path is left for the plugin to refuse).
 pub fn resolve(base: &Path, file: &mut PathBuf) {
