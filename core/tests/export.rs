@@ -89,6 +89,29 @@ fn a_session_arrives_once_in_order_as_the_save_plugin_records_it() {
     assert_unique_ids(&stored);
     let counter = format!("Plugin counter published = {}.", saved.len());
     assert!(finished.stderr.contains(&counter), "{counter}\n{}", finished.stderr);
+    assert_replays_as_saved(&stored, &saved, dir.path());
+}
+
+/// The records written to a file, one a line, replay as a capture: saved again, they are the
+/// capture the save plugin wrote live.
+fn assert_replays_as_saved(stored: &[Stored], saved: &[Value], dir: &Path) {
+    let exported = dir.join("exported.jsonl");
+    let lines: String = stored.iter().map(|s| format!("{}\n", s.payload)).collect();
+    std::fs::write(&exported, lines).unwrap();
+    let resaved = dir.join("resaved.jsonl");
+    let pipeline =
+        format!("[[pipeline]]\nplugin = \"save\"\nformat = \"jsonl\"\nfile = {resaved:?}\n");
+    let config = support::write_config(dir, &pipeline);
+    let mut cmd = ctiproxy();
+    cmd.arg("replay").arg("-c").arg(&config).arg(&exported);
+    let finished = Running::spawn(cmd).finish();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    let resaved: Vec<Value> = std::fs::read_to_string(&resaved)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(resaved, saved);
 }
 
 fn assert_unique_ids(stored: &[Stored]) {

@@ -155,7 +155,7 @@ impl Export {
         let pbx = self.pbx.get(&session).map_or(UNKNOWN_PBX, String::as_str);
         let proxy = self.settings.proxy.as_str();
         let subject = self.settings.subject.render(&Values { pbx, proxy, direction, class });
-        (subject, Exported { proxy, pbx, record }.to_bytes())
+        (subject, Exported { record, proxy, pbx }.to_bytes())
     }
 
     fn push(&mut self, subject: String, payload: Bytes) {

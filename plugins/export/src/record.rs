@@ -1,20 +1,21 @@
 //! The published records: the save plugin's JSON-lines capture record (README: "The JSON-lines
-//! capture") with the proxy's identity in front, `proxy` and `pbx`, so that records from many
+//! capture") followed by the proxy's identity, `proxy` and `pbx`, so that records from many
 //! proxies can be told apart in one stream.
 
 use bytes::Bytes;
 use serde::Serialize;
 
-/// A capture record as published.
+/// A capture record as published: the identity comes last, so that a record still starts with
+/// `ts` and `ctiproxy replay` takes the records a consumer writes to a file as a capture.
 #[derive(Serialize)]
 pub struct Exported<'a, R: Serialize> {
+    /// The capture record.
+    #[serde(flatten)]
+    pub record: R,
     /// Which proxy saw it.
     pub proxy: &'a str,
     /// Which PBX it came from or went to.
     pub pbx: &'a str,
-    /// The capture record.
-    #[serde(flatten)]
-    pub record: R,
 }
 
 impl<R: Serialize> Exported<'_, R> {
