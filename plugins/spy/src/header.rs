@@ -69,23 +69,34 @@ pub fn write_header(
             Direction::ServerToClient => YELLOW,
         });
     }
-    // Writing to a Vec cannot fail.
-    let _ = write!(
-        out,
-        "{:02}:{:02}:{:02}.{:06} {}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60,
-        micros,
-        direction.label()
-    );
+    // By hand rather than `write!`: the formatting machinery cost more than a whole compact
+    // message's body.
+    push_digits(out, secs / 3600, 2);
+    out.push(b':');
+    push_digits(out, secs / 60 % 60, 2);
+    out.push(b':');
+    push_digits(out, secs % 60, 2);
+    out.push(b'.');
+    push_digits(out, micros, 6);
+    out.push(b' ');
+    out.extend_from_slice(direction.label().as_bytes());
     if style.show_session {
+        // Writing to a Vec cannot fail.
         let _ = write!(out, " [session {session_id}]");
     }
     if style.color {
         out.extend_from_slice(RESET);
     }
     out.push(b'\n');
+}
+
+/// Appends `value` (0 ≤ value < 10^width) as exactly `width` decimal digits, zero-padded.
+fn push_digits(out: &mut Vec<u8>, value: i64, width: u32) {
+    let mut divisor = 10i64.pow(width - 1);
+    for _ in 0..width {
+        out.push(b'0' + (value / divisor % 10) as u8);
+        divisor /= 10;
+    }
 }
 
 #[cfg(test)]
@@ -106,6 +117,20 @@ mod tests {
         let mut clock = LocalClock::default();
         assert_eq!(hms(&mut clock, switch - 500_000), "01:59:59.500000");
         assert_eq!(hms(&mut clock, switch + 250_000), "03:00:00.250000");
+    }
+
+    #[test]
+    fn digits_are_written_as_the_format_machinery_writes_them() {
+        for value in [0, 7, 59, 120_000, 999_999] {
+            for width in [2, 6] {
+                if value < 10i64.pow(width) {
+                    let mut out = Vec::new();
+                    push_digits(&mut out, value, width);
+                    let expected = format!("{value:0width$}", width = width as usize);
+                    assert_eq!(String::from_utf8(out).unwrap(), expected);
+                }
+            }
+        }
     }
 
     #[test]
