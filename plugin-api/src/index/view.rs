@@ -175,7 +175,12 @@ impl<'a> Value<'a> {
         if let Some(found) = visible(self, literal) {
             return Some(found);
         }
-        let mut current = visible(self, segments.next()?)?;
+        let first = segments.next()?;
+        if first.len() == literal.len() {
+            // A name without dots: its only segment is the literal name, just looked up.
+            return None;
+        }
+        let mut current = visible(self, first)?;
         for segment in segments {
             if current.1.kind() != Kind::Object {
                 return None;
