@@ -31,6 +31,7 @@
 mod node;
 mod number;
 mod parse;
+mod scan;
 mod string;
 mod view;
 mod write;

@@ -17,6 +17,7 @@ use std::fmt;
 
 use super::node::*;
 use super::number;
+use super::scan;
 use super::string::hex4;
 
 /// serde_json's default recursion limit: entering a container counts it down; zero fails.
@@ -91,20 +92,6 @@ struct Parser<'l, 'n> {
     pos: usize,
     nodes: &'n mut Vec<Node>,
 }
-
-/// Bytes that end the plain ASCII run of a string: the quote, a backslash, C0 controls and
-/// non-ASCII bytes (checked as UTF-8 on the slow path).
-const STRING_STOP: [bool; 256] = {
-    let mut table = [true; 256];
-    let mut b = 0x20;
-    while b < 0x80 {
-        table[b] = false;
-        b += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
 
 impl Parser<'_, '_> {
     fn document(&mut self) -> Result<(), ParseError> {
@@ -194,9 +181,7 @@ impl Parser<'_, '_> {
         let mut flags = 0;
         self.pos += 1;
         loop {
-            while self.line.get(self.pos).is_some_and(|&b| !STRING_STOP[usize::from(b)]) {
-                self.pos += 1;
-            }
+            self.pos += scan::plain_run(&self.line[self.pos..]);
             match self.peek() {
                 Some(b'"') => break,
                 Some(b'\\') => {
