@@ -227,11 +227,14 @@ impl<'a> Message<'a> {
     /// The message's `class` field, when it is a JSON object that has a string one.
     pub fn class(&self) -> Option<&str> {
         let class = self.root()?.get("class")?;
-        match class.as_str()? {
-            // Borrowed from the line: no escapes, the common case.
-            std::borrow::Cow::Borrowed(_) => std::str::from_utf8(class.raw()).ok().map(unquote),
-            std::borrow::Cow::Owned(_) => self.json()?.get("class")?.as_str(),
+        if class.kind() != index::Kind::String {
+            return None;
         }
+        // Borrowed from the line when it has no escapes, the common case.
+        let borrowed = (!class.node().is_escaped())
+            .then(|| std::str::from_utf8(class.raw()).ok().map(unquote))
+            .flatten();
+        borrowed.or_else(|| self.json()?.get("class")?.as_str())
     }
 }
 

@@ -144,7 +144,27 @@ impl<'a> Value<'a> {
     /// An object's last entry for `key`: the key (whose position identifies the entry) and the
     /// value.
     pub fn entry(&self, key: &str) -> Option<(Value<'a>, Value<'a>)> {
-        self.entries().filter(|(k, _)| k.key_equals(key)).last()
+        if self.kind() != Kind::Object {
+            return None;
+        }
+        // What `entries().filter(..).last()` finds, in a tight loop over the tape: every
+        // message pays a few of these look-ups (class, the filters' fields, redaction).
+        let nodes = self.index.nodes;
+        let end = (self.node().next as usize).min(nodes.len());
+        // A key without escapes is this long with its quotes: a cheap test before the bytes.
+        let quoted = key.len() + 2;
+        let mut found = None;
+        let mut at = self.at + 1;
+        while at + 1 < end {
+            let node = &nodes[at];
+            let length = node.end.wrapping_sub(node.start) as usize;
+            if (length == quoted || node.is_escaped()) && self.at(at).key_equals(key) {
+                found = Some(at);
+            }
+            // A malformed foreign tape must not loop forever: always move forward.
+            at = (nodes[at + 1].next as usize).max(at + 2);
+        }
+        found.map(|at| (self.at(at), self.at(at + 1)))
     }
 
     /// A field by name, as [`FieldPath`] reads it: `status.new` walks nested objects, but a
