@@ -181,7 +181,7 @@ impl Parser<'_, '_> {
         let mut flags = 0;
         self.pos += 1;
         loop {
-            self.pos += scan::plain_run(&self.line[self.pos..]);
+            self.pos += scan::plain_run(self.line.get(self.pos..).unwrap_or_default());
             match self.peek() {
                 Some(b'"') => break,
                 Some(b'\\') => {
@@ -352,11 +352,10 @@ impl Parser<'_, '_> {
     }
 
     fn skip_whitespace(&mut self) {
-        let blank = self.line[self.pos..]
-            .iter()
-            .take_while(|b| matches!(b, b' ' | b'\n' | b'\t' | b'\r'))
-            .count();
-        self.pos += blank;
+        // A plain loop: compact JSON has no blanks, and this runs several times per token.
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.line.get(self.pos) {
+            self.pos += 1;
+        }
     }
 
     fn peek(&self) -> Option<u8> {

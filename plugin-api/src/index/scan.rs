@@ -12,6 +12,13 @@ const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
 /// How many bytes at the start of `bytes` are printable ASCII other than `"` and `\`: the
 /// index of the first byte that ends the plain run, or `bytes.len()`.
 pub fn plain_run(bytes: &[u8]) -> usize {
+    // Most keys and values end within their first word: that case without the loop's setup.
+    if let Some(first) = bytes.first_chunk::<8>() {
+        let stops = stops(u64::from_le_bytes(*first));
+        if stops != 0 {
+            return (stops.trailing_zeros() / 8) as usize;
+        }
+    }
     let mut chunks = bytes.chunks_exact(8);
     let mut at = 0;
     for chunk in &mut chunks {
