@@ -176,6 +176,8 @@ impl Parser<'_, '_> {
         Ok(())
     }
 
+    // Inlined into its two callers: a call cost more than scanning a short key.
+    #[inline(always)]
     fn string(&mut self, kind: u8) -> Result<(), ParseError> {
         let start = self.pos;
         let mut flags = 0;
@@ -201,6 +203,7 @@ impl Parser<'_, '_> {
     /// Checks the run of non-ASCII bytes at `pos` and moves past it. No UTF-8 sequence contains
     /// an ASCII byte, so the run must be valid on its own. Outside strings such bytes are
     /// syntax errors anyway: this is serde_json's UTF-8 check, without a pass over the line.
+    #[inline(never)]
     fn non_ascii(&mut self) -> Result<(), ParseError> {
         let run = self.line[self.pos..].iter().take_while(|&&b| b >= 0x80).count();
         if let Err(e) = std::str::from_utf8(&self.line[self.pos..self.pos + run]) {
@@ -212,6 +215,7 @@ impl Parser<'_, '_> {
     }
 
     /// Checks the escape at `pos` (a backslash) and moves past it.
+    #[inline(never)]
     fn escape(&mut self) -> Result<(), ParseError> {
         self.pos += 1;
         match self.peek() {
@@ -351,6 +355,7 @@ impl Parser<'_, '_> {
         at
     }
 
+    #[inline(always)]
     fn skip_whitespace(&mut self) {
         // A plain loop: compact JSON has no blanks, and this runs several times per token.
         while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.line.get(self.pos) {
