@@ -1,7 +1,5 @@
 //! The numbers behind a report, for one session or for the totals of several.
 
-use std::collections::HashMap;
-
 use ctiproxy_plugin_api::{Direction, Message, SessionEnd};
 
 use crate::latency::Latencies;
@@ -23,7 +21,7 @@ pub fn index(direction: Direction) -> usize {
 #[derive(Debug, Default, Clone)]
 pub struct Figures {
     /// Messages per class (or `(not json)`, `(no class)`, `(oversize)`) and direction.
-    pub classes: HashMap<String, [u64; 2]>,
+    pub classes: crate::FastMap<String, [u64; 2]>,
     /// Messages.
     pub msgs: [u64; 2],
     /// Application bytes.
