@@ -75,6 +75,7 @@ struct Layout {
 }
 
 impl Format {
+    #[inline(always)]
     fn separate(self, first: bool, depth: usize, out: &mut Vec<u8>) {
         match (self, first) {
             (Format::Pretty, _) => {
@@ -87,6 +88,7 @@ impl Format {
         }
     }
 
+    #[inline(always)]
     fn close(self, bracket: u8, depth: usize, out: &mut Vec<u8>) {
         if self == Format::Pretty {
             out.push(b'\n');
@@ -95,6 +97,7 @@ impl Format {
         out.push(bracket);
     }
 
+    #[inline(always)]
     fn key_separator(self) -> &'static [u8] {
         if self == Format::Serde {
             b":"
