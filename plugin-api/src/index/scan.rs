@@ -44,7 +44,7 @@ fn stops(word: u64) -> u64 {
 
 /// The byte-at-a-time definition the word scan must agree with.
 fn is_stop(b: u8) -> bool {
-    b < 0x20 || b >= 0x80 || b == b'"' || b == b'\\'
+    !(0x20..0x80).contains(&b) || b == b'"' || b == b'\\'
 }
 
 #[cfg(test)]
