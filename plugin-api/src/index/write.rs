@@ -19,6 +19,15 @@ use super::view::Value;
 use crate::field_path::FieldPath;
 use crate::redact::{self, Redact};
 
+/// Objects of at most this many entries are checked for repeated keys pair by pair (at most
+/// 120 comparisons, most of them of two integers) rather than by sorting.
+const SMALL_OBJECT: usize = 16;
+
+/// Whether two entries of `entries` have the same key.
+fn has_repeats(entries: &[Entry], same: impl Fn(&Entry, &Entry) -> bool) -> bool {
+    entries.iter().enumerate().any(|(i, a)| entries[..i].iter().any(|b| same(a, b)))
+}
+
 /// Scratch space reused across messages: once warm, writing allocates nothing.
 #[derive(Debug, Default)]
 pub struct Writer {
@@ -247,6 +256,21 @@ impl Writer {
             }
         };
         let entries = &mut entries[base..];
+        let same = |a: &Entry, b: &Entry| a.prefix == b.prefix && text(a) == text(b);
+        // In the sender's order, a small object without repeated keys needs no sorting at all;
+        // repeated keys are rare, and looking for them pair by pair costs less than a sort.
+        if !sorted && entries.len() <= SMALL_OBJECT && !has_repeats(entries, same) {
+            let mut kept = 0;
+            for i in 0..entries.len() {
+                if !omitted.contains(&entries[i].key) {
+                    entries[kept] = entries[i];
+                    kept += 1;
+                }
+            }
+            self.keys.truncate(keys_base);
+            self.entries.truncate(base + kept);
+            return;
+        }
         let order = |a: &Entry, b: &Entry| {
             // Ties broken by position: the order a stable sort gives, without its buffer.
             a.prefix.cmp(&b.prefix).then_with(|| text(a).cmp(text(b))).then(a.key.cmp(&b.key))
@@ -255,7 +279,6 @@ impl Writer {
         if !entries.windows(2).all(|pair| order(&pair[0], &pair[1]).is_lt()) {
             entries.sort_unstable_by(order);
         }
-        let same = |a: &Entry, b: &Entry| a.prefix == b.prefix && text(a) == text(b);
         let mut kept = 0;
         let mut run_start = 0;
         for i in 0..entries.len() {
@@ -343,6 +366,22 @@ mod tests {
             "3",
         ] {
             assert_eq!(ours(line), today(line), "{line}");
+        }
+    }
+
+    #[test]
+    fn objects_on_both_sides_of_the_pairwise_repeat_check() {
+        for n in [1, 2, SMALL_OBJECT, SMALL_OBJECT + 1, 40] {
+            for repeat in [false, true] {
+                let mut keys: Vec<String> = (0..n).rev().map(|i| format!("key{i:03}")).collect();
+                if repeat {
+                    keys.push(keys[n / 2].clone());
+                }
+                let entries: Vec<String> =
+                    keys.iter().enumerate().map(|(i, k)| format!(r#""{k}":{i}"#)).collect();
+                let line = format!("{{{}}}", entries.join(","));
+                assert_eq!(ours(&line), today(&line), "{line}");
+            }
         }
     }
 
