@@ -23,7 +23,7 @@ use crate::config::{Config, ConfigError, Overflow};
 use crate::event::{now_micros, Event};
 use crate::framer::Frame;
 use crate::host::ProxyHost;
-use crate::loader::Registry;
+use crate::loader::{Found, Registry};
 use crate::metrics::classes::ClassTable;
 use crate::metrics::pipeline::StageFaults;
 use crate::metrics::queue::QueueProbe;
@@ -127,18 +127,19 @@ pub struct Stalled {
     pub dropped: u64,
 }
 
-fn label_for(config: &Config, index: usize, plugin: &str) -> String {
-    // An entry naming only its library may hold the same plugin: it counts as one of the same
-    // name, so that labels stay distinct.
-    let same = config
-        .pipeline
+/// Each stage's label: its plugin's name, followed by `#INDEX` (the entry's place in the
+/// pipeline) when the same plugin is used more than once, so that labels stay distinct.
+fn labels(names: &[(usize, String)]) -> Vec<String> {
+    names
         .iter()
-        .filter(|e| e.get_ref().get("plugin").and_then(|p| p.as_str()).is_none_or(|p| p == plugin));
-    if same.count() > 1 {
-        format!("{plugin}#{index}")
-    } else {
-        plugin.to_owned()
-    }
+        .map(|(index, name)| {
+            if names.iter().filter(|(_, other)| other == name).count() > 1 {
+                format!("{name}#{index}")
+            } else {
+                name.clone()
+            }
+        })
+        .collect()
 }
 
 impl Pipeline {
@@ -149,10 +150,21 @@ impl Pipeline {
         registry: &Registry,
         host: Arc<ProxyHost>,
     ) -> Result<Pipeline, Vec<ConfigError>> {
-        let mut stages = Vec::new();
         let mut errors = Vec::new();
+        let mut resolved = Vec::new();
         for index in 0..config.pipeline.len() {
-            match build_stage(config, index, registry, &host) {
+            match resolve_stage(config, index, registry) {
+                Ok(stage) => resolved.push(stage),
+                Err(e) => errors.push(e),
+            }
+        }
+        // Labels from the names the entries resolved to: an entry naming only its library
+        // is labelled by the plugin it holds.
+        let names: Vec<_> =
+            resolved.iter().map(|r| (r.index, r.found.vtable.name.clone())).collect();
+        let mut stages = Vec::new();
+        for (stage, label) in resolved.into_iter().zip(labels(&names)) {
+            match create_stage(config, stage, label, &host) {
                 Ok(stage) => stages.push(stage),
                 Err(e) => errors.push(e),
             }
@@ -369,12 +381,19 @@ impl Stage {
     }
 }
 
-fn build_stage(
+/// A pipeline entry whose plugin is found, with its own settings, not created yet.
+struct Resolved {
+    index: usize,
+    found: Found,
+    settings: String,
+}
+
+/// Finds an entry's plugin (`plugin`, `library` or both) and separates its own settings.
+fn resolve_stage(
     config: &Config,
     index: usize,
     registry: &Registry,
-    host: &Arc<ProxyHost>,
-) -> Result<Stage, ConfigError> {
+) -> Result<Resolved, ConfigError> {
     let mut table = config.pipeline[index].get_ref().clone();
     // `library`, not `file`: plugins such as save use `file` for their own settings.
     let file = match table.remove("library") {
@@ -410,12 +429,21 @@ fn build_stage(
     let found = registry.resolve(plugin.as_deref(), file.as_deref()).map_err(|m| {
         config.pipeline_error(index, if file.is_some() { "library" } else { "plugin" }, m)
     })?;
-    let plugin = found.vtable.name.clone();
-    let json = serde_json::to_string(&table).unwrap_or_else(|_| "{}".into());
-    let label = label_for(config, index, &plugin);
+    let settings = serde_json::to_string(&table).unwrap_or_else(|_| "{}".into());
+    Ok(Resolved { index, found, settings })
+}
+
+/// Creates a resolved entry's instance with its settings: the plugin checks them here.
+fn create_stage(
+    config: &Config,
+    stage: Resolved,
+    label: String,
+    host: &Arc<ProxyHost>,
+) -> Result<Stage, ConfigError> {
+    let Resolved { index, found, settings } = stage;
     let services: Arc<dyn HostServices> = host.clone();
     let instance =
-        Instance::create(&found.vtable, services, &label, &json).map_err(|e| match e {
+        Instance::create(&found.vtable, services, &label, &settings).map_err(|e| match e {
             CreateError::Config(c) => config.pipeline_error(index, &c.path, c.message),
             other => config.pipeline_error(index, "", format!("{}: {other}", found.file.display())),
         })?;

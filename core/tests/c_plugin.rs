@@ -188,3 +188,43 @@ fn both_examples_keep_overlapping_sessions_apart() {
     // The C and the Rust plugin agree line for line, session ids included.
     assert!(lines.chunks(2).all(|pair| pair[0] == pair[1]), "{}", done.stdout);
 }
+
+#[test]
+fn the_c_example_reads_duplicate_keys_as_the_host_does() {
+    let dir = tempfile::tempdir().unwrap();
+    build_c_plugin(dir.path(), &header_dir());
+    // Of duplicate keys the last counts (serde_json, the host's index, the Rust example).
+    let lines = [
+        r#"{"class":"getlist","class":"phones"}"#,
+        r#"{"class":"getlist","n":1,"class":"phones"}"#,
+        r#"{"class":"phones","class":"getlist"}"#,
+        r#"{"class":"getlist"}"#,
+    ];
+    let capture: String = lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let record = serde_json::json!({
+                "ts": "2019-02-22T14:08:32.101000Z", "ts_us": 1_550_844_512_101_000_i64 + i as i64,
+                "session": 1, "dir": "server", "line": line,
+            });
+            format!("{record}\n")
+        })
+        .collect();
+    let capture_file = dir.path().join("capture.jsonl");
+    std::fs::write(&capture_file, capture).unwrap();
+    let pipeline = "[[pipeline]]\nplugin = \"count-class-c\"\nclass = \"getlist\"\n\n\
+                    [[pipeline]]\nplugin = \"count-class\"\nclass = \"getlist\"\n";
+    let config = write_config(dir.path(), pipeline);
+    let out = ctiproxy_with(dir.path())
+        .arg("replay")
+        .arg("-c")
+        .arg(&config)
+        .arg(&capture_file)
+        .output()
+        .unwrap();
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout.matches("session 1: 2 x getlist\n").count(), 2, "{stdout}\n{stderr}");
+}

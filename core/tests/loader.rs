@@ -272,6 +272,24 @@ fn a_library_alone_is_enough_and_a_relative_one_is_next_to_the_config() {
 }
 
 #[test]
+fn stages_are_labelled_by_the_plugin_a_library_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = lib_path("example").display().to_string();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[[pipeline]]\nplugin = \"spy\"\n[[pipeline]]\nlibrary = {example:?}\nclass = \"getlist\"\n\
+             [[pipeline]]\nplugin = \"count-class\"\nclass = \"login_id\"\n"
+        ),
+    );
+    let out = check_elsewhere(&config);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The library holds count-class, used twice: numbered; spy, once: plain.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("OK, pipeline: spy > count-class#1 > count-class#2"), "{stdout}");
+}
+
+#[test]
 fn a_library_alone_with_several_plugins_asks_which() {
     let dir = tempfile::tempdir().unwrap();
     let file = lib_path("filter").display().to_string();

@@ -93,7 +93,10 @@ pub fn is_valid_name(name: &str) -> bool {
 }
 
 /// The plugin-api version a descriptor's header names, when it is long enough to have one and
-/// the text is UTF-8 (a refused plugin's other fields cannot be trusted to be where we look).
+/// the text looks like a version (a refused plugin's other fields cannot be trusted to be where
+/// we look). The header holds `api_version` at this place since plugin-api 0.1.0's descriptor
+/// revision; a plugin built before it has its `name` there, which is not a version and so not
+/// reported as one.
 ///
 /// # Safety
 /// `desc` must point at a live descriptor whose `struct_size` is readable and true, of a
@@ -107,13 +110,21 @@ pub unsafe fn header_api_version(desc: *const PluginDescriptor) -> Option<String
     // SAFETY: the header keeps its layout in every ABI version and the descriptor holds it
     // whole.
     let text = unsafe { (*desc).api_version };
-    // A refused plugin may be corrupt: a length past any version string is not followed.
-    if text.len > 64 {
+    // A refused plugin may be corrupt: no null pointer, no length past any version string.
+    if text.ptr.is_null() || text.len == 0 || text.len > 64 {
         return None;
     }
-    // SAFETY: as above; a version string is static text of a library that is never unloaded.
+    // SAFETY: non-null and short (checked above); a version string is static text of a library
+    // that is never unloaded.
     let bytes = unsafe { text.as_bytes() };
-    std::str::from_utf8(bytes).ok().map(str::to_owned)
+    let version = std::str::from_utf8(bytes).ok()?;
+    looks_like_version(version).then(|| version.to_owned())
+}
+
+/// A semantic version's shape: a digit first, then digits, letters, `.`, `-` and `+`.
+fn looks_like_version(text: &str) -> bool {
+    text.starts_with(|c: char| c.is_ascii_digit())
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+'))
 }
 
 /// # Safety
@@ -122,4 +133,50 @@ unsafe fn text(s: Str<'static>, field: &'static str) -> Result<String, Descripto
     // SAFETY: caller's contract.
     let bytes = unsafe { s.as_bytes() };
     std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| DescriptorError::InvalidUtf8(field))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn descriptor(api_version: Str<'static>) -> PluginDescriptor {
+        PluginDescriptor {
+            struct_size: std::mem::size_of::<PluginDescriptor>() as u32,
+            abi_version: abi::ABI_VERSION,
+            layout_hash: 0,
+            flags: 0,
+            reserved: 0,
+            api_version,
+            name: Str::from_str("x"),
+            version: Str::from_str("1"),
+            description: Str::empty(),
+            create: None,
+            on_event: None,
+            destroy: None,
+            free_buf: None,
+        }
+    }
+
+    fn named(api_version: Str<'static>) -> Option<String> {
+        let desc = descriptor(api_version);
+        // SAFETY: a live descriptor of this crate's layout, its strings static.
+        unsafe { header_api_version(&desc) }
+    }
+
+    #[test]
+    fn a_version_in_the_header_is_named() {
+        assert_eq!(named(Str::from_str("0.1.0")).as_deref(), Some("0.1.0"));
+        assert_eq!(named(Str::from_str("1.2.3-rc.1+build")).as_deref(), Some("1.2.3-rc.1+build"));
+    }
+
+    #[test]
+    fn what_is_not_a_version_is_not_named_as_one() {
+        // A plugin built before the header existed has its name where the version now is.
+        assert_eq!(named(Str::from_str("spy")), None);
+        assert_eq!(named(Str::from_str("")), None);
+        assert_eq!(named(Str::from_str("1.0 beta")), None);
+        let mut null = Str::from_str("0.1.0");
+        null.ptr = std::ptr::null();
+        assert_eq!(named(null), None);
+    }
 }

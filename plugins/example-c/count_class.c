@@ -148,7 +148,8 @@ static void start_session(instance *self, uint64_t session_id) {
     self->sessions[self->session_count_len++] = fresh;
 }
 
-/* Whether the message's top-level "class" is the configured one, read from the tape. */
+/* Whether the message's top-level "class" is the configured one, read from the tape. Of
+ * duplicate keys the last one counts, as for the host and serde_json: the whole object is walked. */
 static int has_class(const instance *self, const ctiproxy_event *event) {
     const ctiproxy_node *nodes = event->index.ptr;
     size_t count = event->index.len;
@@ -158,20 +159,21 @@ static int has_class(const instance *self, const ctiproxy_event *event) {
     }
     /* An object's children alternate key, value; `next` skips a value's whole subtree. */
     size_t i = 1;
+    int matches = 0;
     while (i + 1 < count && i < nodes[0].next) {
         const ctiproxy_node *key = &nodes[i];
         const ctiproxy_node *value = &nodes[i + 1];
         int is_class = key->end - key->start == 7 && !(key->flags & CTIPROXY_NODE_FLAG_ESCAPED) &&
                        memcmp(line + key->start, "\"class\"", 7) == 0;
         if (is_class) {
-            return value->kind == CTIPROXY_NODE_STRING &&
-                   !(value->flags & CTIPROXY_NODE_FLAG_ESCAPED) &&
-                   value->end - value->start == self->class_len + 2 &&
-                   memcmp(line + value->start + 1, self->class_name, self->class_len) == 0;
+            matches = value->kind == CTIPROXY_NODE_STRING &&
+                      !(value->flags & CTIPROXY_NODE_FLAG_ESCAPED) &&
+                      value->end - value->start == self->class_len + 2 &&
+                      memcmp(line + value->start + 1, self->class_name, self->class_len) == 0;
         }
         i = value->next;
     }
-    return 0;
+    return matches;
 }
 
 static void end_session(instance *self, uint64_t session_id) {
