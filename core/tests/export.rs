@@ -359,6 +359,62 @@ fn a_full_buffer_drops_the_newest_records_and_counts_them() {
     assert_drops("drop_newest", false);
 }
 
+/// A session of 5 pings, one ping padded by `big` bytes, 5 pings, through an export entry with
+/// `extra` settings to `nats`; returns what the stream holds and how the proxy ended.
+fn run_with_one_big_line(nats: &NatsServer, big: usize, extra: &str) -> (Vec<Stored>, Finished) {
+    let (server_addr, server) = pong_server();
+    let entry = export_entry(&nats.url(), extra);
+    let (_config, proxy) = start_proxy(server_addr, "", &entry);
+    let mut client = PingClient::connect(proxy.addr());
+    client.ping(5, 0);
+    client.ping(1, big);
+    client.ping(5, 0);
+    client.close();
+    server.join().unwrap();
+    let finished = proxy.finish();
+    assert!(finished.status.success(), "{}", finished.stderr);
+    (nats::read_stream(&nats.url(), "CTI"), finished)
+}
+
+/// Everything of [`run_with_one_big_line`]'s session but the big ping, in order.
+fn all_but_the_big_ping() -> Vec<String> {
+    let mut all = vec!["start".to_owned()];
+    for n in 0..11 {
+        if n != 5 {
+            all.push(format!("ping {n}"));
+        }
+        all.push(format!("pong {n}"));
+    }
+    all.push("end".into());
+    all
+}
+
+#[test]
+fn a_record_above_the_servers_max_payload_is_counted_and_the_rest_flows() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("nats.conf");
+    std::fs::write(&conf, "max_payload: 4096\n").unwrap();
+    let nats = NatsServer::start_with(&["-c", conf.to_str().unwrap()]);
+    let (stored, finished) = run_with_one_big_line(&nats, 8000, "");
+    let kept: Vec<String> = stored.iter().map(describe).collect();
+    assert_eq!(kept, all_but_the_big_ping(), "{}", finished.stderr);
+    assert_eq!(counter(&finished, "rejected_lost"), 1);
+    assert_eq!(counter(&finished, "published"), kept.len() as u64);
+    assert_once(&finished.stderr, "NATS refuses a record");
+    assert!(!finished.stderr.contains("cannot publish to NATS"), "{}", finished.stderr);
+}
+
+#[test]
+fn a_record_heavier_than_the_whole_buffer_is_counted_on_its_own() {
+    let nats = NatsServer::start();
+    let (stored, finished) = run_with_one_big_line(&nats, 20_000, "buffer_bytes = 16384");
+    let kept: Vec<String> = stored.iter().map(describe).collect();
+    assert_eq!(kept, all_but_the_big_ping(), "{}", finished.stderr);
+    assert_eq!(counter(&finished, "too_large_dropped"), 1);
+    assert_once(&finished.stderr, "heavier than the whole buffer");
+    assert!(!finished.stderr.contains("the buffer is full"), "{}", finished.stderr);
+}
+
 /// `ctiproxy SUBCOMMAND -c CONFIG` with `entry` as the pipeline, run to its end.
 fn ctiproxy_on(subcommand: &str, entry: &str) -> Finished {
     let dir = tempfile::tempdir().unwrap();
@@ -392,6 +448,13 @@ fn check_rejects_bad_settings_without_connecting() {
         ("stream = \"a.b\"", "nats://127.0.0.1:4222", "is not a stream name"),
         ("credentials = \"/etc/hostname\"", "nats://127.0.0.1:4222", "credentials"),
         ("tls_ca = \"/nonexistent/ca.pem\"", "nats://127.0.0.1:4222", "tls_ca"),
+        ("pbx = \"a\\r\\nb\"", "nats://127.0.0.1:4222", "pbx: \"a\\r\\nb\" must be"),
+        (
+            "ack_timeout = 1e19",
+            "nats://127.0.0.1:4222",
+            "ack_timeout: 10000000000000000000 s is too long",
+        ),
+        ("flush_timeout = 1e19", "nats://127.0.0.1:4222", "flush_timeout: 10000000000000000000 s"),
     ] {
         let finished = check(&export_entry(url, extra));
         assert!(!finished.status.success(), "{extra} {url}: {}", finished.stdout);

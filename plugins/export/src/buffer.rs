@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use async_nats::Subject;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
@@ -16,13 +17,13 @@ use crate::settings::OnFull;
 /// What one record weighs beyond its subject and payload: its bookkeeping and the headers.
 const OVERHEAD: usize = 96;
 
-/// One record to publish.
+/// One record to publish; cheap to clone (its subject and payload are shared).
 #[derive(Debug, Clone)]
 pub struct Record {
     /// Its number in this plugin instance's output, from 1; also the end of its message id.
     pub seq: u64,
     /// Where it goes.
-    pub subject: String,
+    pub subject: Subject,
     /// The JSON record.
     pub payload: Bytes,
 }
@@ -38,6 +39,9 @@ impl Record {
 pub struct Pushed {
     /// Records dropped to make room (the new one included with `drop_newest`).
     pub dropped: u64,
+    /// The new record was dropped because it is heavier than the whole buffer (not counted
+    /// in `dropped`: no outage is to blame).
+    pub too_large: bool,
 }
 
 /// Records waiting to be acknowledged, and their weight.
@@ -71,18 +75,21 @@ impl Buffer {
     }
 
     /// Appends a record, dropping what `on_full` says when it does not fit; never waits.
-    pub fn push(&self, subject: String, payload: Bytes) -> Pushed {
+    ///
+    /// `drop_oldest` may drop records the publisher already sent and whose acknowledgement it
+    /// awaits (at most one batch): they are counted as dropped though the server may store them.
+    pub fn push(&self, subject: Subject, payload: Bytes) -> Pushed {
         let mut state = self.lock();
         let record = Record { seq: state.next_seq, subject, payload };
         state.next_seq += 1;
         let weight = record.weight();
         if weight > self.capacity {
-            return Pushed { dropped: 1 };
+            return Pushed { dropped: 0, too_large: true };
         }
         let mut dropped = 0;
         while state.bytes + weight > self.capacity {
             if self.on_full == OnFull::DropNewest {
-                return Pushed { dropped: dropped + 1 };
+                return Pushed { dropped: dropped + 1, too_large: false };
             }
             let Some(oldest) = state.queue.pop_front() else { break };
             state.bytes -= oldest.weight();
@@ -92,7 +99,7 @@ impl Buffer {
         state.queue.push_back(record);
         drop(state);
         self.arrived.notify_one();
-        Pushed { dropped }
+        Pushed { dropped, too_large: false }
     }
 
     /// Up to `max` records from the front, waiting for one if the buffer is empty; `None` once
@@ -124,6 +131,16 @@ impl Buffer {
             removed += 1;
         }
         removed
+    }
+
+    /// Removes record `seq` wherever it is (the server refused it for good); returns its
+    /// payload's size, or None when it already left (dropped meanwhile).
+    pub fn remove(&self, seq: u64) -> Option<usize> {
+        let mut state = self.lock();
+        let at = state.queue.iter().position(|record| record.seq == seq)?;
+        let record = state.queue.remove(at)?;
+        state.bytes -= record.weight();
+        Some(record.payload.len())
     }
 
     /// No more records will come: the publisher stops once the buffer is empty.
@@ -173,7 +190,7 @@ mod tests {
         let buffer = Buffer::new(2 * WEIGHT, OnFull::DropOldest);
         push(&buffer, 1);
         let big = buffer.push("s".into(), Bytes::from(vec![b'x'; 3 * WEIGHT]));
-        assert_eq!(big.dropped, 1);
+        assert_eq!(big, Pushed { dropped: 0, too_large: true });
         assert_eq!(seqs(&buffer), [1]);
     }
 
@@ -187,5 +204,15 @@ mod tests {
         // An acknowledgement of records dropped meanwhile removes nothing else.
         assert_eq!(buffer.acknowledged(1), 0);
         assert_eq!(seqs(&buffer), [3, 4]);
+    }
+
+    #[test]
+    fn a_refused_record_leaves_from_anywhere_once() {
+        let buffer = Buffer::new(10 * WEIGHT, OnFull::DropOldest);
+        push(&buffer, 3);
+        assert_eq!(buffer.remove(2), Some(3));
+        assert_eq!(buffer.remove(2), None, "already gone: not counted twice");
+        assert_eq!(seqs(&buffer), [1, 3]);
+        assert_eq!(buffer.pending(), (2, 2 * WEIGHT));
     }
 }

@@ -25,7 +25,8 @@ pub enum Refused {
 
 /// Connects once, without retrying.
 pub async fn connect_once(settings: &Settings, host: &Host) -> Result<Client, Refused> {
-    options(settings, host).connect(settings.servers.clone()).await.map_err(|error| {
+    let options = options(settings, host).map_err(Refused::Misconfigured)?;
+    options.connect(settings.servers.clone()).await.map_err(|error| {
         match error.kind() {
             ConnectErrorKind::Authentication | ConnectErrorKind::AuthorizationViolation => {
                 Refused::Misconfigured(ConfigError::at(
@@ -59,15 +60,16 @@ fn is_invalid_data(error: &ConnectError) -> bool {
 /// A client that connects in the background, retrying until it succeeds.
 pub async fn connect_retrying(settings: &Settings, host: &Host) -> Result<Client, String> {
     options(settings, host)
+        .map_err(|error| error.to_string())?
         .retry_on_initial_connect()
         .connect(settings.servers.clone())
         .await
         .map_err(|error| error.to_string())
 }
 
-fn options(settings: &Settings, host: &Host) -> ConnectOptions {
+fn options(settings: &Settings, host: &Host) -> Result<ConnectOptions, ConfigError> {
     let events = Events { host: host.clone(), last_refusal: Arc::default() };
-    let options = base_options(&settings.auth)
+    let options = base_options(&settings.auth)?
         .name(format!("ctiproxy export ({})", settings.proxy))
         .connection_timeout(settings.connect_timeout)
         .request_timeout(Some(settings.ack_timeout))
@@ -80,16 +82,16 @@ fn options(settings: &Settings, host: &Host) -> ConnectOptions {
             let events = events.clone();
             async move { events.log(&event) }
         });
-    with_auth(options, &settings.auth)
+    Ok(with_auth(options, &settings.auth))
 }
 
-/// Options holding the credentials file, if any (checked when the settings were read).
-fn base_options(auth: &Auth) -> ConnectOptions {
+/// Options holding the credentials file, if any. The settings already parsed it, so an error
+/// cannot happen; were it to, it is the configuration error it would have been then.
+fn base_options(auth: &Auth) -> Result<ConnectOptions, ConfigError> {
     match &auth.credentials {
-        Some(credentials) => {
-            ConnectOptions::with_credentials(credentials).unwrap_or_else(|_| ConnectOptions::new())
-        }
-        None => ConnectOptions::new(),
+        Some(credentials) => ConnectOptions::with_credentials(credentials)
+            .map_err(|e| ConfigError::at("credentials", e.to_string())),
+        None => Ok(ConnectOptions::new()),
     }
 }
 

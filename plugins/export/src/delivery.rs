@@ -3,16 +3,23 @@
 //! from the buffer's front with the same message ids, so whatever the server had already
 //! stored is recognised as a duplicate (`Nats-Msg-Id`) instead of stored twice.
 //!
-//! The outage and the recovery are logged once each, not per record. During an outage only one
+//! A record the server refuses for good (larger than its `max_payload` or the stream's
+//! `max_msg_size`) is removed and counted as `rejected_lost` instead of blocking the buffer.
+//!
+//! The outage and the recovery are logged once each, not per record: a batch that makes some
+//! progress and then fails does not end the outage. During an outage only one
 //! record at a time is tried, after a growing pause, so retries do not pile up in the client.
 
+use std::fmt::Write;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::connection::State;
-use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
+use async_nats::header::{HeaderValue, NATS_MESSAGE_ID};
+use async_nats::jetstream::context::{PublishAckFuture, PublishError, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
-use async_nats::jetstream::Context;
+use async_nats::jetstream::{self, Context, ErrorCode};
 use ctiproxy_plugin_api::Host;
 
 use crate::buffer::{Buffer, Record};
@@ -21,6 +28,14 @@ use crate::stream::{self, Unusable};
 
 /// Records in flight at once while all is well.
 const BATCH: usize = 256;
+/// Whether the server refuses this record whatever happens: sending it again is pointless.
+fn rejects_for_good(error: &PublishError) -> bool {
+    let code = std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<jetstream::Error>())
+        .map(jetstream::Error::error_code);
+    code == Some(ErrorCode::STREAM_MESSAGE_EXCEEDS_MAXIMUM)
+}
+
 /// The first pause after a failure, doubled at each new failure up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
 const MAX_PAUSE: Duration = Duration::from_secs(2);
@@ -32,7 +47,11 @@ pub struct Delivery {
     host: Host,
     /// `PROXY-START-`: with a record's number, its message id, unique across restarts.
     id_prefix: String,
+    /// The message id being built: `id_prefix` and a record's number.
+    id: String,
     stream_ready: bool,
+    /// Records the server refused for good (the first one is warned about).
+    rejected: u64,
     /// Since when NATS has not been answering.
     outage: Option<Instant>,
     pause: Duration,
@@ -59,8 +78,10 @@ impl Delivery {
             settings,
             buffer,
             host,
+            id: id_prefix.clone(),
             id_prefix,
             stream_ready,
+            rejected: 0,
             outage: None,
             pause: FIRST_PAUSE,
         }
@@ -85,10 +106,12 @@ impl Delivery {
             if let Some(seq) = sent.acknowledged {
                 let delivered = self.buffer.acknowledged(seq);
                 self.host.counter_add("published", delivered);
-                self.recovered();
             }
-            if let Some(reason) = sent.error {
-                self.failed(&reason).await;
+            match sent.error {
+                // Progress followed by a failure is still the outage: no recovery line
+                // between two outage lines.
+                Some(reason) => self.failed(&reason).await,
+                None => self.recovered(),
             }
         }
     }
@@ -108,16 +131,24 @@ impl Delivery {
         }
     }
 
-    /// Publishes `batch`, then waits for the acknowledgements in order.
+    /// Publishes `batch`, then waits for the acknowledgements in order. A record the server
+    /// refuses for good (too large) leaves the buffer, counted, and the others go on.
     async fn publish(&mut self, js: &Context, batch: &[Record]) -> Sent {
         let mut pending: Vec<(u64, PublishAckFuture)> = Vec::with_capacity(batch.len());
         let mut error = None;
         for record in batch {
-            let message = PublishMessage::build()
-                .payload(record.payload.clone())
-                .message_id(format!("{}{}", self.id_prefix, record.seq));
+            let message = match self.message(record) {
+                Ok(message) => message,
+                Err(reason) => {
+                    self.rejected(record.seq, &reason);
+                    continue;
+                }
+            };
             match js.send_publish(record.subject.clone(), message).await {
                 Ok(ack) => pending.push((record.seq, ack)),
+                Err(e) if e.kind() == PublishErrorKind::MaxPayloadExceeded => {
+                    self.rejected(record.seq, &e.to_string());
+                }
                 Err(e) => {
                     error = Some(e.to_string());
                     break;
@@ -133,6 +164,7 @@ impl Delivery {
                     }
                     acknowledged = Some(seq);
                 }
+                Err(e) if rejects_for_good(&e) => self.rejected(seq, &e.to_string()),
                 Err(e) => {
                     if e.kind() == PublishErrorKind::StreamNotFound {
                         self.stream_ready = false;
@@ -143,6 +175,34 @@ impl Delivery {
             }
         }
         Sent { acknowledged, error }
+    }
+
+    /// A record's message, with its id; an error when the id cannot be a header value.
+    fn message(&mut self, record: &Record) -> Result<PublishMessage, String> {
+        self.id.truncate(self.id_prefix.len());
+        // Writing into a String cannot fail.
+        let _ = write!(self.id, "{}", record.seq);
+        let id = HeaderValue::from_str(&self.id).map_err(|e| format!("its message id: {e}"))?;
+        Ok(PublishMessage::build().payload(record.payload.clone()).header(NATS_MESSAGE_ID, id))
+    }
+
+    /// Removes a record the server will never take and counts it (`rejected_lost`); the
+    /// first one is a warning with the reason, the others are debug lines (a server whose
+    /// limit is too low would otherwise flood the log).
+    fn rejected(&mut self, seq: u64, reason: &str) {
+        let Some(bytes) = self.buffer.remove(seq) else { return };
+        self.host.counter_add("rejected_lost", 1);
+        let text = format!("NATS refuses a record of {bytes} bytes for good ({reason})");
+        if self.rejected == 0 {
+            self.host.warn(&format!(
+                "{text}: it is dropped and the others go on; such records are counted in \
+                 rejected_lost (the server's max_payload and the stream's max_msg_size must \
+                 exceed twice the longest CTI line)"
+            ));
+        } else {
+            self.host.debug(&text);
+        }
+        self.rejected += 1;
     }
 
     /// Logs the outage when it begins, then pauses before the next attempt.

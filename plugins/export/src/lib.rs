@@ -21,6 +21,7 @@ mod subject;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use async_nats::Subject;
 use bytes::Bytes;
 use ctiproxy_plugin_api::capture::{EndRecord, MessageRecord, StartRecord};
 use ctiproxy_plugin_api::{
@@ -32,7 +33,7 @@ use publisher::Publisher;
 use record::Exported;
 use settings::Settings;
 pub use settings::{Config, OnFull};
-use subject::Values;
+use subject::SessionTemplate;
 
 /// `{pbx}` of a message whose session start was not seen.
 const UNKNOWN_PBX: &str = "unknown";
@@ -44,11 +45,26 @@ pub struct Export {
     buffer: Arc<Buffer>,
     /// None in a check-only build.
     publisher: Option<Publisher>,
-    /// Each open session's `{pbx}`.
-    pbx: HashMap<u64, String>,
+    /// Each open session's `{pbx}` and subjects.
+    sessions: HashMap<u64, Session>,
+    /// The `{pbx}` and subjects of a message whose session start was not seen.
+    unknown: Session,
     /// A line with its secrets masked, reused from message to message.
     masked: Vec<u8>,
     drops: Drops,
+}
+
+/// What a session's records share, worked out once at its start.
+struct Session {
+    pbx: String,
+    subject: SessionTemplate,
+}
+
+impl Session {
+    fn new(settings: &Settings, pbx: String) -> Session {
+        let subject = settings.subject.for_session(&pbx, &settings.proxy);
+        Session { pbx, subject }
+    }
 }
 
 /// Records dropped because the buffer was full: logged when an episode begins and ends.
@@ -57,6 +73,8 @@ struct Drops {
     total: u64,
     /// Dropped in the current episode (zero: none going on).
     episode: u64,
+    /// Records heavier than the whole buffer (warned about once).
+    too_large: u64,
 }
 
 impl Plugin for Export {
@@ -74,12 +92,14 @@ impl Plugin for Export {
             let id_prefix = format!("{}-{}-", settings.proxy, now_micros());
             Some(Publisher::start(settings.clone(), buffer.clone(), host.clone(), id_prefix)?)
         };
+        let unknown = Session::new(&settings, UNKNOWN_PBX.to_owned());
         Ok(Export {
             settings,
             host,
             buffer,
             publisher,
-            pbx: HashMap::new(),
+            sessions: HashMap::new(),
+            unknown,
             masked: Vec::new(),
             drops: Drops::default(),
         })
@@ -87,7 +107,7 @@ impl Plugin for Export {
 
     fn on_session_start(&mut self, start: &SessionStart<'_>) {
         let pbx = self.settings.pbx.clone().unwrap_or_else(|| start.server_addr.to_owned());
-        self.pbx.insert(start.session_id, pbx);
+        self.sessions.insert(start.session_id, Session::new(&self.settings, pbx));
         self.publish(start.session_id, "session", "start", StartRecord::new(start));
     }
 
@@ -108,18 +128,25 @@ impl Plugin for Export {
 
     fn on_session_end(&mut self, end: &SessionEnd<'_>) {
         self.publish(end.session_id, "session", "end", EndRecord::new(end));
-        self.pbx.remove(&end.session_id);
+        self.sessions.remove(&end.session_id);
     }
 
     fn on_shutdown(&mut self) {
         let Some(publisher) = &mut self.publisher else { return };
-        let (records, bytes) = publisher.finish(self.settings.flush_timeout);
+        let finished = publisher.finish(self.settings.flush_timeout);
+        let (records, bytes) = (finished.records, finished.bytes);
         let summary = format!(
             "{} records dropped because the buffer was full (on_full = {})",
             self.drops.total,
             self.settings.on_full.name()
         );
-        if records > 0 {
+        if let Some(panic) = finished.panic {
+            self.host.counter_add("lost", records as u64);
+            self.host.error(&format!(
+                "the publisher to NATS failed ({panic}): {records} records ({bytes} bytes) were \
+                 not delivered; {summary}"
+            ));
+        } else if records > 0 {
             self.host.counter_add("lost", records as u64);
             self.host.warn(&format!(
                 "{records} records ({bytes} bytes) were not delivered to NATS within \
@@ -151,15 +178,19 @@ impl Export {
         direction: &str,
         class: &str,
         record: impl serde::Serialize,
-    ) -> (String, Bytes) {
-        let pbx = self.pbx.get(&session).map_or(UNKNOWN_PBX, String::as_str);
+    ) -> (Subject, Bytes) {
+        let session = self.sessions.get(&session).unwrap_or(&self.unknown);
+        let subject = session.subject.render(direction, class);
         let proxy = self.settings.proxy.as_str();
-        let subject = self.settings.subject.render(&Values { pbx, proxy, direction, class });
-        (subject, Exported { record, proxy, pbx }.to_bytes())
+        (subject, Exported { record, proxy, pbx: &session.pbx }.to_bytes())
     }
 
-    fn push(&mut self, subject: String, payload: Bytes) {
-        let dropped = self.buffer.push(subject, payload).dropped;
+    fn push(&mut self, subject: Subject, payload: Bytes) {
+        let pushed = self.buffer.push(subject, payload);
+        if pushed.too_large {
+            return self.too_large();
+        }
+        let dropped = pushed.dropped;
         if dropped == 0 {
             return self.end_drop_episode();
         }
@@ -178,6 +209,21 @@ impl Export {
             ));
         }
         self.drops.episode += dropped;
+    }
+
+    /// A record heavier than the whole buffer: no outage is to blame, `buffer_bytes` is too
+    /// small for it.
+    fn too_large(&mut self) {
+        self.host.counter_add("too_large_dropped", 1);
+        if self.drops.too_large == 0 {
+            self.host.warn(&format!(
+                "a record heavier than the whole buffer (buffer_bytes = {}) was dropped; such \
+                 records are counted in too_large_dropped (a record weighs about twice its \
+                 line: raise buffer_bytes)",
+                self.settings.buffer_bytes
+            ));
+        }
+        self.drops.too_large += 1;
     }
 
     fn end_drop_episode(&mut self) {

@@ -2,11 +2,12 @@
 //! runtime with the proxy) that connects, checks the stream and runs [`Delivery`] until the
 //! buffer is closed and empty or the shutdown deadline passes.
 //!
-//! At start, the plugin waits up to `connect_timeout` for the server's verdict: wrong
+//! At start, the plugin waits up to `connect_timeout` for the connection, then up to
+//! `ack_timeout` for the stream look-up: the server's verdict. Wrong
 //! credentials, TLS refused or a missing stream (with `create_stream = false`) stop the proxy
 //! with a configuration error; a server that is merely away does not, the records wait.
 
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -64,8 +65,10 @@ impl Publisher {
             .spawn(move || runtime.block_on(context.run(started, stop)))
             .map_err(|e| ConfigError::from(format!("cannot start the publisher: {e}")))?;
         let mut publisher = Publisher { thread: Some(thread), buffer, stop_at };
-        // The connection attempt is bounded by connect_timeout; the stream look-up by ack_timeout.
-        match verdict.recv_timeout(settings.connect_timeout + settings.ack_timeout) {
+        // The connection attempt is bounded by connect_timeout; the stream look-up by ack_timeout
+        // (both at most an hour: the sum cannot overflow).
+        let wait = settings.connect_timeout.saturating_add(settings.ack_timeout);
+        match verdict.recv_timeout(wait) {
             Ok(Start::Ready) => {}
             Ok(Start::Outage(reason)) => host.warn(&format!(
                 "NATS is not available ({reason}); records wait in the buffer (up to {} bytes) \
@@ -76,29 +79,83 @@ impl Publisher {
                 publisher.finish(Duration::ZERO);
                 return Err(error);
             }
-            Err(_) => host.warn(
+            Err(RecvTimeoutError::Timeout) => host.warn(
                 "NATS has not answered yet; records wait in the buffer while the plugin keeps \
                  trying",
             ),
+            Err(RecvTimeoutError::Disconnected) => {
+                let Stopped::Panicked(panic) = publisher.stop(Duration::ZERO) else {
+                    return Err(ConfigError::from("the publisher stopped before connecting"));
+                };
+                return Err(ConfigError::from(format!("the publisher failed: {panic}")));
+            }
         }
         Ok(publisher)
     }
 
     /// Closes the buffer and waits up to `deadline` for it to drain; returns the records and
-    /// bytes left undelivered.
-    pub fn finish(&mut self, deadline: Duration) -> (usize, usize) {
-        self.buffer.close();
-        let _ = self.stop_at.send(Some(Instant::now() + deadline));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        self.buffer.pending()
+    /// bytes left undelivered, and whether the publisher's thread died.
+    pub fn finish(&mut self, deadline: Duration) -> Finished {
+        let stopped = self.stop(deadline);
+        let (records, bytes) = self.buffer.pending();
+        Finished { records, bytes, panic: stopped.panic() }
     }
+
+    fn stop(&mut self, deadline: Duration) -> Stopped {
+        self.buffer.close();
+        // Never overflows: a deadline is at most an hour (settings), else far off is enough.
+        let at = Instant::now().checked_add(deadline);
+        let _ = self.stop_at.send(Some(at.unwrap_or_else(far_future)));
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Err(panic)) => Stopped::Panicked(panic_text(&*panic)),
+            _ => Stopped::Ended,
+        }
+    }
+}
+
+/// How the publisher's thread ended.
+enum Stopped {
+    Ended,
+    /// It panicked, saying this.
+    Panicked(String),
+}
+
+impl Stopped {
+    fn panic(self) -> Option<String> {
+        match self {
+            Stopped::Ended => None,
+            Stopped::Panicked(text) => Some(text),
+        }
+    }
+}
+
+/// What [`Publisher::finish`] found.
+pub struct Finished {
+    /// Records not delivered.
+    pub records: usize,
+    /// Their bytes.
+    pub bytes: usize,
+    /// The publisher's thread panicked, saying this.
+    pub panic: Option<String>,
+}
+
+/// A panic's message, when it has one.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// A deadline that never comes in practice (a day away).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400)
 }
 
 impl Drop for Publisher {
     fn drop(&mut self) {
-        self.finish(Duration::ZERO);
+        self.stop(Duration::ZERO);
     }
 }
 

@@ -290,15 +290,15 @@ impl Config {
             servers,
             auth,
             subject,
-            pbx: self.pbx.clone(),
-            proxy: self.proxy.clone().unwrap_or_else(host_name),
+            pbx: identity(self.pbx.as_ref(), "pbx")?,
+            proxy: identity(self.proxy.as_ref(), "proxy")?.unwrap_or_else(host_name),
             redact: self.redact.clone(),
             stream,
             buffer_bytes: usize::try_from(self.buffer_bytes).unwrap_or(usize::MAX),
             on_full: self.on_full,
-            ack_timeout: seconds(self.ack_timeout, "ack_timeout", false)?,
-            connect_timeout: seconds(self.connect_timeout, "connect_timeout", false)?,
-            flush_timeout: seconds(self.flush_timeout, "flush_timeout", true)?,
+            ack_timeout: timeout(self.ack_timeout, "ack_timeout", false)?,
+            connect_timeout: timeout(self.connect_timeout, "connect_timeout", false)?,
+            flush_timeout: timeout(self.flush_timeout, "flush_timeout", true)?,
         })
     }
 
@@ -403,12 +403,35 @@ fn readable(path: &std::path::Path, key: &str) -> Result<PathBuf, ConfigError> {
         .map_err(|e| ConfigError::at(key, format!("{}: {e}", path.display())))
 }
 
+/// The longest timeout: an hour is already far more than any wait worth having, and the
+/// bound keeps every sum of timeouts and deadline far from overflowing.
+const MAX_TIMEOUT: f64 = 3600.0;
+
+/// Reads a timeout in seconds, at most [`MAX_TIMEOUT`]; `key` names it in the error.
+fn timeout(value: f64, key: &str, allow_zero: bool) -> Result<Duration, ConfigError> {
+    if value > MAX_TIMEOUT {
+        return Err(ConfigError::at(key, format!("{value} s is too long (at most {MAX_TIMEOUT})")));
+    }
+    seconds(value, key, allow_zero)
+}
+
 /// Reads a number of seconds; `key` names it in the error.
 fn seconds(value: f64, key: &str, allow_zero: bool) -> Result<Duration, ConfigError> {
     let ok = if allow_zero { value >= 0.0 } else { value > 0.0 };
     match Duration::try_from_secs_f64(value) {
         Ok(duration) if ok => Ok(duration),
         _ => Err(ConfigError::at(key, format!("{value} is not a positive number of seconds"))),
+    }
+}
+
+/// `proxy` and `pbx` go into records and the message id header, which cannot hold line
+/// breaks (nor should a name hold any control character).
+fn identity(value: Option<&String>, key: &str) -> Result<Option<String>, ConfigError> {
+    match value {
+        Some(name) if name.is_empty() || name.chars().any(char::is_control) => Err(
+            ConfigError::at(key, format!("{name:?} must be non-empty, without control characters")),
+        ),
+        _ => Ok(value.cloned()),
     }
 }
 
@@ -420,4 +443,35 @@ fn host_name() -> String {
         .map(|name| name.trim().to_owned())
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "ctiproxy".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &str) -> Config {
+        toml::from_str(extra).expect("valid TOML")
+    }
+
+    fn error(extra: &str) -> String {
+        config(extra).settings().expect_err(extra).to_string()
+    }
+
+    #[test]
+    fn timeouts_beyond_an_hour_are_refused_by_name() {
+        for key in ["ack_timeout", "connect_timeout", "flush_timeout"] {
+            let message = error(&format!("{key} = 1e19"));
+            assert!(message.contains(key) && message.contains("too long"), "{message}");
+            assert!(config(&format!("{key} = 3600.0")).settings().is_ok(), "{key}");
+        }
+    }
+
+    #[test]
+    fn line_breaks_in_proxy_or_pbx_are_refused_by_name() {
+        for key in ["pbx", "proxy"] {
+            let message = error(&format!("{key} = \"edge\\r\\n1\""));
+            assert!(message.starts_with(key) && message.contains("control"), "{message}");
+        }
+        assert!(config("pbx = \"pbx-paris 2\"").settings().is_ok());
+    }
 }

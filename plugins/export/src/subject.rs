@@ -1,9 +1,12 @@
-//! The subject template (`cti.{pbx}.{direction}.{class}`): parsed once, rendered per record.
+//! The subject template (`cti.{pbx}.{direction}.{class}`): parsed once, its fixed part
+//! (literal text, `{pbx}`, `{proxy}`) rendered once per session, the rest per record.
 //!
 //! A value put into a subject is sanitised so that it stays one token: anything but ASCII
 //! letters, digits, `-` and `_` becomes `_` (a server address `10.0.0.5:5003` becomes
 //! `10_0_0_5_5003`), since `.` would split the token, `*` and `>` are wildcards and spaces end
 //! the subject.
+
+use async_nats::Subject;
 
 /// A placeholder of the template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +59,52 @@ pub struct Values<'a> {
     pub class: &'a str,
 }
 
+/// A template with one session's `{pbx}` and `{proxy}` filled in: literal text runs, and the
+/// per-record fields.
+#[derive(Debug, Clone)]
+pub struct SessionTemplate {
+    parts: Vec<Part>,
+}
+
+impl SessionTemplate {
+    /// The subject of one record of the session.
+    pub fn render(&self, direction: &str, class: &str) -> Subject {
+        let mut out = String::with_capacity(64);
+        for part in &self.parts {
+            match part {
+                Part::Text(text) => out.push_str(text),
+                Part::Field(Field::Class) => push_token(&mut out, class),
+                Part::Field(_) => push_token(&mut out, direction),
+            }
+        }
+        Subject::from(out)
+    }
+}
+
 impl Template {
+    /// The template for one session: `{pbx}` and `{proxy}` rendered once.
+    pub fn for_session(&self, pbx: &str, proxy: &str) -> SessionTemplate {
+        let mut parts: Vec<Part> = Vec::with_capacity(self.parts.len());
+        for part in &self.parts {
+            let fixed = match part {
+                Part::Text(text) => Some(text.clone()),
+                Part::Field(Field::Pbx | Field::Proxy) => {
+                    let mut token = String::new();
+                    let value = if let Part::Field(Field::Pbx) = part { pbx } else { proxy };
+                    push_token(&mut token, value);
+                    Some(token)
+                }
+                Part::Field(_) => None,
+            };
+            match (fixed, parts.last_mut()) {
+                (Some(text), Some(Part::Text(last))) => last.push_str(&text),
+                (Some(text), _) => parts.push(Part::Text(text)),
+                (None, _) => parts.push(part.clone()),
+            }
+        }
+        SessionTemplate { parts }
+    }
+
     /// Parses `text`; the error says what is wrong.
     pub fn parse(text: &str) -> Result<Template, String> {
         let mut parts = Vec::new();
@@ -168,6 +216,17 @@ mod tests {
         let template = Template::parse("cti.{pbx}.{direction}.{class}").unwrap();
         assert_eq!(template.render(&VALUES), "cti.10_0_0_5_5003.client.getlist");
         assert_eq!(template.wildcard(), "cti.*.*.*");
+    }
+
+    #[test]
+    fn a_session_template_renders_as_the_template() {
+        for text in ["cti.{pbx}.{direction}.{class}", "a.{proxy}-{pbx}.{class}.x{direction}y", "z"]
+        {
+            let template = Template::parse(text).unwrap();
+            let session = template.for_session(VALUES.pbx, VALUES.proxy);
+            let subject = session.render(VALUES.direction, VALUES.class);
+            assert_eq!(&*subject, template.render(&VALUES), "{text}");
+        }
     }
 
     #[test]
