@@ -146,7 +146,11 @@ impl Delivery {
             };
             match js.send_publish(record.subject.clone(), message).await {
                 Ok(ack) => pending.push((record.seq, ack)),
-                Err(e) if e.kind() == PublishErrorKind::MaxPayloadExceeded => {
+                // Against the limit the server announced (none yet: not a verdict on the record).
+                Err(e)
+                    if e.kind() == PublishErrorKind::MaxPayloadExceeded
+                        && js.client().max_payload() > 0 =>
+                {
                     self.rejected(record.seq, &e.to_string());
                 }
                 Err(e) => {

@@ -197,18 +197,26 @@ impl Export {
         self.host.counter_add("dropped", dropped);
         self.drops.total += dropped;
         if self.drops.episode == 0 {
-            let which = match self.settings.on_full {
-                OnFull::DropOldest => "the oldest records",
-                OnFull::DropNewest => "new records",
-            };
-            self.host.warn(&format!(
-                "the buffer is full ({} bytes): dropping {which} (on_full = {}) until NATS \
-                 catches up",
-                self.settings.buffer_bytes,
-                self.settings.on_full.name()
-            ));
+            self.warn_full();
         }
         self.drops.episode += dropped;
+    }
+
+    /// The buffer is full: because NATS is behind, or because the publisher failed.
+    fn warn_full(&self) {
+        let which = match self.settings.on_full {
+            OnFull::DropOldest => "the oldest records",
+            OnFull::DropNewest => "new records",
+        };
+        let until = match &self.publisher {
+            Some(publisher) if !publisher.is_running() => "for good: the publisher failed",
+            _ => "until NATS catches up",
+        };
+        self.host.warn(&format!(
+            "the buffer is full ({} bytes): dropping {which} (on_full = {}) {until}",
+            self.settings.buffer_bytes,
+            self.settings.on_full.name()
+        ));
     }
 
     /// A record heavier than the whole buffer: no outage is to blame, `buffer_bytes` is too

@@ -62,7 +62,21 @@ impl Publisher {
         };
         let thread = std::thread::Builder::new()
             .name("export".into())
-            .spawn(move || runtime.block_on(context.run(started, stop)))
+            .spawn(move || {
+                let thread_host = context.host.clone();
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    runtime.block_on(context.run(started, stop));
+                }));
+                // Said at once (the buffer stops draining), and again at shutdown by the join.
+                if let Err(panic) = ran {
+                    thread_host.error(&format!(
+                        "the publisher to NATS failed ({}): records stay in the buffer, and \
+                         what does not fit is dropped",
+                        panic_text(&*panic)
+                    ));
+                    std::panic::resume_unwind(panic);
+                }
+            })
             .map_err(|e| ConfigError::from(format!("cannot start the publisher: {e}")))?;
         let mut publisher = Publisher { thread: Some(thread), buffer, stop_at };
         // The connection attempt is bounded by connect_timeout; the stream look-up by ack_timeout
@@ -91,6 +105,11 @@ impl Publisher {
             }
         }
         Ok(publisher)
+    }
+
+    /// Whether the publisher's thread still runs (false once it failed).
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|thread| !thread.is_finished())
     }
 
     /// Closes the buffer and waits up to `deadline` for it to drain; returns the records and
