@@ -62,21 +62,7 @@ impl Publisher {
         };
         let thread = std::thread::Builder::new()
             .name("export".into())
-            .spawn(move || {
-                let thread_host = context.host.clone();
-                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    runtime.block_on(context.run(started, stop));
-                }));
-                // Said at once (the buffer stops draining), and again at shutdown by the join.
-                if let Err(panic) = ran {
-                    thread_host.error(&format!(
-                        "the publisher to NATS failed ({}): records stay in the buffer, and \
-                         what does not fit is dropped",
-                        panic_text(&*panic)
-                    ));
-                    std::panic::resume_unwind(panic);
-                }
-            })
+            .spawn(move || run_thread(&runtime, context, started, stop))
             .map_err(|e| ConfigError::from(format!("cannot start the publisher: {e}")))?;
         let mut publisher = Publisher { thread: Some(thread), buffer, stop_at };
         // The connection attempt is bounded by connect_timeout; the stream look-up by ack_timeout
@@ -90,7 +76,7 @@ impl Publisher {
                 settings.buffer_bytes
             )),
             Ok(Start::Refused(error)) => {
-                publisher.finish(Duration::ZERO);
+                publisher.stop(Duration::ZERO);
                 return Err(error);
             }
             Err(RecvTimeoutError::Timeout) => host.warn(
@@ -129,6 +115,30 @@ impl Publisher {
             Some(Err(panic)) => Stopped::Panicked(panic_text(&*panic)),
             _ => Stopped::Ended,
         }
+    }
+}
+
+/// The publisher's thread. A panic is said at once (the buffer stops draining), then goes on
+/// to the join, which reports it with the undelivered count at shutdown.
+fn run_thread(
+    runtime: &tokio::runtime::Runtime,
+    context: Context,
+    started: mpsc::Sender<Start>,
+    stop: watch::Receiver<Option<Instant>>,
+) {
+    let host = context.host.clone();
+    // Nothing the closure touched is used after a panic but the buffer, whose lock takes a
+    // poisoned state as it is (its queue and byte count stay consistent under each lock).
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(context.run(started, stop));
+    }));
+    if let Err(panic) = ran {
+        host.error(&format!(
+            "the publisher to NATS failed ({}): records stay in the buffer, and what does not \
+             fit is dropped",
+            panic_text(&*panic)
+        ));
+        std::panic::resume_unwind(panic);
     }
 }
 
