@@ -118,11 +118,22 @@ fn deep_tree() -> impl Strategy<Value = Tree> {
 struct Emitter {
     seed: u64,
     out: String,
+    /// Python's `json.dumps` separators (`, ` and `: `) and no other whitespace, as CTI servers
+    /// write: the writers copy such entries whole.
+    python: bool,
 }
 
 impl Emitter {
     fn write(tree: &Tree, seed: u64) -> String {
-        let mut emitter = Emitter { seed: seed | 1, out: String::new() };
+        Emitter::emit(tree, seed, false)
+    }
+
+    fn python(tree: &Tree, seed: u64) -> String {
+        Emitter::emit(tree, seed, true)
+    }
+
+    fn emit(tree: &Tree, seed: u64, python: bool) -> String {
+        let mut emitter = Emitter { seed: seed | 1, out: String::new(), python };
         emitter.value(tree);
         emitter.blank();
         emitter.out
@@ -137,7 +148,7 @@ impl Emitter {
     }
 
     fn blank(&mut self) {
-        while self.roll(4) {
+        while !self.python && self.roll(4) {
             let c = [' ', '\n', '\t', '\r'][(self.seed >> 8) as usize % 4];
             self.out.push(c);
         }
@@ -153,7 +164,7 @@ impl Emitter {
             Tree::Array(items) => {
                 self.out.push('[');
                 for (i, item) in items.iter().enumerate() {
-                    self.out.push_str(if i == 0 { "" } else { "," });
+                    self.out.push_str(self.separator(i));
                     self.value(item);
                     self.blank();
                 }
@@ -163,17 +174,25 @@ impl Emitter {
             Tree::Object(entries) => {
                 self.out.push('{');
                 for (i, (key, value)) in entries.iter().enumerate() {
-                    self.out.push_str(if i == 0 { "" } else { "," });
+                    self.out.push_str(self.separator(i));
                     self.blank();
                     self.string(key);
                     self.blank();
-                    self.out.push(':');
+                    self.out.push_str(if self.python { ": " } else { ":" });
                     self.value(value);
                     self.blank();
                 }
                 self.blank();
                 self.out.push('}');
             }
+        }
+    }
+
+    fn separator(&self, i: usize) -> &'static str {
+        match (i, self.python) {
+            (0, _) => "",
+            (_, true) => ", ",
+            (_, false) => ",",
         }
     }
 
@@ -373,6 +392,11 @@ proptest! {
     #[test]
     fn generated_json_agrees_with_serde_json(tree in tree(), seed in any::<u64>()) {
         check(Emitter::write(&tree, seed).as_bytes())?;
+    }
+
+    #[test]
+    fn python_separated_json_agrees_with_serde_json(tree in tree(), seed in any::<u64>()) {
+        check(Emitter::python(&tree, seed).as_bytes())?;
     }
 
     #[test]

@@ -67,6 +67,21 @@ fn prefix(text: &[u8]) -> u64 {
     u64::from_be_bytes(bytes)
 }
 
+/// [`prefix`] of `line[start..end]`, read as one 8-byte word when the line goes on that far
+/// (it usually does: a key is followed by at least its closing quote, a colon and a value),
+/// the bytes past `end` masked off.
+#[inline(always)]
+fn prefix_in_line(line: &[u8], start: usize, end: usize) -> u64 {
+    let Some(word) = line.get(start..start + 8) else {
+        return prefix(&line[start..end]);
+    };
+    let word = u64::from_be_bytes(word.try_into().expect("8 bytes"));
+    let len = (end - start).min(8);
+    // Keeps the first `len` bytes: all for 8, none for 0.
+    let keep = u64::MAX.checked_shr(8 * len as u32).map_or(u64::MAX, |dropped| !dropped);
+    word & keep
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
     /// Python's `json.dumps` defaults: `", "` and `": "`.
@@ -87,9 +102,10 @@ impl Format {
     #[inline(always)]
     fn separate(self, first: bool, depth: usize, out: &mut Vec<u8>) {
         match (self, first) {
-            (Format::Pretty, _) => {
-                out.extend_from_slice(if first { b"\n" } else { b",\n" });
-                indent(depth, out);
+            (Format::Pretty, true) => newline_indent(depth, out),
+            (Format::Pretty, false) => {
+                out.push(b',');
+                newline_indent(depth, out);
             }
             (_, true) => {}
             (Format::Python, false) => out.extend_from_slice(b", "),
@@ -100,8 +116,7 @@ impl Format {
     #[inline(always)]
     fn close(self, bracket: u8, depth: usize, out: &mut Vec<u8>) {
         if self == Format::Pretty {
-            out.push(b'\n');
-            indent(depth, out);
+            newline_indent(depth, out);
         }
         out.push(bracket);
     }
@@ -116,7 +131,22 @@ impl Format {
     }
 }
 
-fn indent(depth: usize, out: &mut Vec<u8>) {
+/// A newline and 16 levels of indentation: most lines start with one copy from here.
+const NEWLINE_INDENT: &[u8; 65] =
+    b"\n                                                                ";
+
+/// A newline and `depth` levels of 4 spaces.
+#[inline(always)]
+fn newline_indent(depth: usize, out: &mut Vec<u8>) {
+    match NEWLINE_INDENT.get(..1 + 4 * depth) {
+        Some(run) => out.extend_from_slice(run),
+        None => deep_newline_indent(depth, out),
+    }
+}
+
+#[cold]
+fn deep_newline_indent(depth: usize, out: &mut Vec<u8>) {
+    out.push(b'\n');
     for _ in 0..depth {
         out.extend_from_slice(b"    ");
     }
@@ -221,16 +251,61 @@ impl Writer {
         for i in base..self.entries.len() {
             let entry = self.entries[i];
             layout.format.separate(i == base, depth + 1, out);
-            self.string(object.at(entry.key), out);
-            out.extend_from_slice(layout.format.key_separator());
+            let (key, value) = (object.at(entry.key), object.at(entry.value));
             if self.masked.contains(&entry.value) {
+                self.string(key, out);
+                out.extend_from_slice(layout.format.key_separator());
                 out.extend_from_slice(redact::MASK);
             } else {
-                self.value(object.at(entry.value), layout, depth + 1, out);
+                self.entry(key, value, layout, depth + 1, out);
             }
         }
         layout.format.close(b'}', depth, out);
         self.entries.truncate(base);
+    }
+
+    /// Writes `key`, the key separator and `value`. When the line already has exactly that
+    /// separator after the key, the key is copied with it, and a scalar written as it came
+    /// (number, literal, string without escapes) right after it too: one copy for the whole
+    /// entry when the sender separated it as it is written (`"key": value` from Python's
+    /// `json.dumps` for the spy and the save files, `"key":value` for strip's compact output).
+    #[inline(always)]
+    fn entry(
+        &mut self,
+        key: Value<'_>,
+        value: Value<'_>,
+        layout: Layout,
+        depth: usize,
+        out: &mut Vec<u8>,
+    ) {
+        let separator = layout.format.key_separator();
+        let (k, v) = (key.node(), value.node());
+        let line = key.line();
+        let (start, end) = (k.start as usize, k.end as usize + separator.len());
+        // Byte by byte: a slice comparison would call memcmp.
+        let separated = match layout.format {
+            Format::Serde => line.get(end - 1) == Some(&b':'),
+            Format::Python | Format::Pretty => {
+                line.get(end - 2) == Some(&b':') && line.get(end - 1) == Some(&b' ')
+            }
+        };
+        if k.is_escaped() || !separated {
+            self.string(key, out);
+            out.extend_from_slice(separator);
+            self.value(value, layout, depth, out);
+            return;
+        }
+        let as_it_came = match v.kind() {
+            Kind::Number | Kind::True | Kind::False | Kind::Null => true,
+            Kind::String => !v.is_escaped(),
+            Kind::Object | Kind::Array | Kind::Key => false,
+        };
+        if as_it_came && v.start as usize == end {
+            out.extend_from_slice(&line[start..v.end as usize]);
+        } else {
+            out.extend_from_slice(&line[start..end]);
+            self.value(value, layout, depth, out);
+        }
     }
 
     /// Pushes the object's entries, duplicates collapsed and omitted ones left out, in key
@@ -241,8 +316,11 @@ impl Writer {
         let line = object.line();
         for (key, value) in object.entries() {
             let text = self.key_text(key);
-            let bytes = if text.2 { &self.keys[text.0..text.1] } else { &line[text.0..text.1] };
-            let prefix = prefix(bytes);
+            let prefix = if text.2 {
+                prefix(&self.keys[text.0..text.1])
+            } else {
+                prefix_in_line(line, text.0, text.1)
+            };
             let (key, value) = (key.position(), value.position());
             self.entries.push(Entry { key, value, first: key, text, prefix });
         }
@@ -382,6 +460,36 @@ mod tests {
                 let line = format!("{{{}}}", entries.join(","));
                 assert_eq!(ours(&line), today(&line), "{line}");
             }
+        }
+    }
+
+    #[test]
+    fn the_prefix_read_from_the_line_is_the_prefix_of_the_text() {
+        let line = b"\"abcdefghijklmnop\"";
+        for start in 0..line.len() {
+            for end in start..=line.len() {
+                let text = &line[start..end];
+                assert_eq!(prefix_in_line(line, start, end), prefix(text), "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn pretty_indentation_past_the_static_run() {
+        for depth in [15, 16, 17, 40] {
+            let line = format!("{}{}", r#"{"k": ["#.repeat(depth), "]}".repeat(depth));
+            assert_eq!(ours(&line), today(&line), "{depth}");
+        }
+    }
+
+    #[test]
+    fn entries_copied_whole_or_written_piece_by_piece() {
+        for line in [
+            r#"{"b": 1, "a": "x", "c": true, "d": null, "e": 2.5, "f": "\u0041", "g": [1], "h": {}}"#,
+            r#"{"b":1,"a":"x","c" : true,"d":  null,"\u0065": 1.5,"f" :"y"}"#,
+            r#"{"b": 1,"a":"x", "c":{"d": "e", "f" : 2}}"#,
+        ] {
+            assert_eq!(ours(line), today(line), "{line}");
         }
     }
 
