@@ -371,6 +371,10 @@ fn check_writers(root: Value<'_>, json: &Json) -> Result<(), TestCaseError> {
         let mut out = Vec::new();
         let count = Writer::new().compact_without(root, &fields, &mut out);
         prop_assert_eq!(count, removed);
+        let mut any = Vec::new();
+        let any_count = Writer::new().compact_without_any(root, &fields, &mut any);
+        prop_assert_eq!(any_count, removed);
+        prop_assert_eq!(&any, if removed > 0 { &out } else { &Vec::new() });
         prop_assert_eq!(out, serde_json::to_vec(&stripped).unwrap(), "omitting {:?}", omit);
     }
     Ok(())

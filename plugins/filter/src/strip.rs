@@ -47,12 +47,11 @@ impl Plugin for Strip {
         let Some(root) = message.root() else {
             return Verdict::Pass;
         };
-        // Most messages have none of the fields: check before writing anything.
-        if !self.fields.iter().any(|field| root.field(field).is_some()) {
+        // Most messages have none of the fields: nothing is written (or allocated) for them.
+        let mut stripped = Vec::new();
+        if self.writer.compact_without_any(root, &self.fields, &mut stripped) == 0 {
             return Verdict::Pass;
         }
-        let mut stripped = Vec::with_capacity(message.bytes().len());
-        self.writer.compact_without(root, &self.fields, &mut stripped);
         Verdict::Replace(stripped)
     }
 }
