@@ -196,10 +196,7 @@ impl Writer {
         omit: &[FieldPath],
         out: &mut Vec<u8>,
     ) -> usize {
-        let count = self.find_omitted(value, omit);
-        self.write(value, Layout { format: Format::Serde, sorted: false }, out);
-        self.omitted.clear();
-        count
+        self.write_without(value, omit, false, out)
     }
 
     /// [`Writer::compact_without`] when at least one of the `omit` fields is there; otherwise
@@ -211,8 +208,19 @@ impl Writer {
         omit: &[FieldPath],
         out: &mut Vec<u8>,
     ) -> usize {
+        self.write_without(value, omit, true, out)
+    }
+
+    /// Both of the above: writes unless `only_if_any` and none of the fields is there.
+    fn write_without(
+        &mut self,
+        value: Value<'_>,
+        omit: &[FieldPath],
+        only_if_any: bool,
+        out: &mut Vec<u8>,
+    ) -> usize {
         let count = self.find_omitted(value, omit);
-        if count > 0 {
+        if count > 0 || !only_if_any {
             out.reserve(value.raw().len());
             self.write(value, Layout { format: Format::Serde, sorted: false }, out);
         }
