@@ -282,7 +282,7 @@ fn stages_are_labelled_by_the_plugin_a_library_holds() {
              [[pipeline]]\nplugin = \"count-class\"\nclass = \"login_id\"\n"
         ),
     );
-    let out = check_elsewhere(&config);
+    let out = ctiproxy().arg("check").arg("-c").arg(&config).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // The library holds count-class, used twice: numbered; spy, once: plain.
     let stdout = String::from_utf8_lossy(&out.stdout);

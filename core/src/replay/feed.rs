@@ -51,23 +51,26 @@ impl Feed {
     /// session ends still go through (at once), so plugins see every session close.
     pub fn send(&mut self, event: Event) {
         let due = self.pacer.as_mut().map(|p| p.due(event_ts(&event)));
-        let (handle, wake) = (&self.handle, &self.wake);
-        let stop = || self.stop.load(Ordering::SeqCst);
-        self.runtime.block_on(async {
-            if let Some(due) = due.filter(|_| !stop()) {
+        if let Some(due) = due.filter(|_| !self.stopped()) {
+            let wake = &self.wake;
+            self.runtime.block_on(async {
                 tokio::select! {
                     () = tokio::time::sleep_until(due.into()) => {}
                     () = wake.notified() => {}
                 }
-            }
-            match event {
-                Event::Messages { .. } if stop() => {}
-                Event::Messages { .. } => {
-                    handle.send_messages(event).await;
+            });
+        }
+        match event {
+            Event::Messages { .. } if self.stopped() => {}
+            // The runtime only when the queue is full: a message that finds room needs no
+            // executor.
+            Event::Messages { .. } => {
+                if let Err(event) = self.handle.try_send_messages(event) {
+                    self.runtime.block_on(self.handle.send_messages(event));
                 }
-                _ => handle.send_control(event),
             }
-        });
+            _ => self.handle.send_control(event),
+        }
     }
 
     /// Stops feeding: once the handle is gone the pipeline drains and shuts down. The signal
