@@ -7,6 +7,8 @@
 //! process's start to its exit, so every record has been written, or published and
 //! acknowledged by JetStream (file storage): the plugin's buffer is made large enough that
 //! nothing is dropped, and the bench checks that the stream holds every record.
+#[path = "common/corpus.rs"]
+mod corpus;
 #[path = "../tests/support/nats.rs"]
 mod nats;
 #[path = "../tests/support/mod.rs"]
@@ -17,23 +19,16 @@ use std::path::Path;
 use std::time::Instant;
 
 use nats::NatsServer;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// Messages in the capture (about 70 MB of records).
 const MESSAGES: usize = 200_000;
 /// Runs of each measurement; the best rate is kept, the one the machine's other load
 /// disturbed least.
 const REPEATS: usize = 3;
-const DEMO: &str = include_str!("../demo/session-login.jsonl");
 
 /// Writes a capture of one session holding `MESSAGES` server messages.
 fn write_capture(path: &Path) {
-    let lines: Vec<Value> = DEMO
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).expect("a demo record"))
-        .filter(|record| record["dir"] == "server")
-        .map(|record| record["msg"].clone())
-        .collect();
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("capture"));
     let stamp = |n: usize| json!({"ts": "2026-01-01T00:00:00.000000Z", "ts_us": 1_767_225_600_000_000_i64 + n as i64, "session": 1});
     let mut start = stamp(0);
@@ -41,14 +36,10 @@ fn write_capture(path: &Path) {
     start["client"] = "127.0.0.1:40000".into();
     start["server"] = "10.0.0.5:5003".into();
     writeln!(out, "{start}").unwrap();
-    for (n, message) in lines.iter().cycle().take(MESSAGES).enumerate() {
-        let mut message = message.clone();
-        if let Some(object) = message.as_object_mut() {
-            object.insert("timenow".into(), json!(1_550_844_512.0 + n as f64 / 1000.0));
-        }
+    for (n, line) in corpus::realistic_lines(MESSAGES).enumerate() {
         let mut record = stamp(n + 1);
         record["dir"] = "server".into();
-        record["line"] = message.to_string().into();
+        record["line"] = line.into();
         writeln!(out, "{record}").unwrap();
     }
     let mut end = stamp(MESSAGES + 1);

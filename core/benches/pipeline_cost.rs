@@ -9,6 +9,9 @@
 //! way it disturbs wall-clock time: build it with `--profile profiling` for symbols. Reports,
 //! never asserts.
 
+#[path = "common/corpus.rs"]
+mod corpus;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,29 +24,12 @@ use ctiproxy::host::ProxyHost;
 use ctiproxy::pipeline::Pipeline;
 use ctiproxy_plugin_api::Direction;
 
-const DEMO: &str = include_str!("../demo/session-login.jsonl");
-
 /// Bytes of lines per event: what one read of a busy stream carries.
 const READ_BYTES: usize = 64 * 1024;
 
-/// The demo session's server messages, cycled, each with its own full-precision `timenow`.
+/// The realistic corpus as the pipeline's lines.
 fn corpus(count: usize) -> Vec<Bytes> {
-    let templates: Vec<serde_json::Value> = DEMO
-        .lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a demo record"))
-        .filter(|record| record["dir"] == "server")
-        .map(|record| record["msg"].clone())
-        .collect();
-    (0..count)
-        .map(|n| {
-            let mut message = templates[n % templates.len()].clone();
-            if message.get("timenow").is_some() {
-                let timenow = 1_550_844_512.21 + n as f64 * 0.000_137;
-                message["timenow"] = serde_json::Number::from_f64(timenow).unwrap().into();
-            }
-            Bytes::from(message.to_string())
-        })
-        .collect()
+    corpus::realistic_lines(count).map(Bytes::from).collect()
 }
 
 /// The lines grouped into message events of about `READ_BYTES` each.

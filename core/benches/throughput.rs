@@ -17,6 +17,9 @@
 //! - **peak RSS**: the process's VmHWM, polled while it runs: with the one connection of the
 //!   realistic run, and with 8 concurrent connections (`--loop`) streaming an eighth each.
 
+#[path = "common/corpus.rs"]
+mod corpus;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -47,8 +50,6 @@ const PATIENCE: Duration = Duration::from_secs(120);
 /// What the proxy says when the shutdown timeout cuts the analysis off.
 const CUT_OFF: &str = "the pipeline did not finish within";
 
-const DEMO: &str = include_str!("../demo/session-login.jsonl");
-
 /// The line each ping-pong round trip sends and gets back: a CTI status update that every
 /// pipeline analyses (the `--include` filter keeps it).
 const PING: &str = "{\"class\":\"getlist\",\"function\":\"updatestatus\",\"listname\":\"phones\",\"tipbxid\":\"xivo\",\"tid\":\"8\",\"status\":{\"hintstatus\":\"0\"},\"timenow\":1550844512.21}\n";
@@ -67,31 +68,12 @@ impl Corpus {
     }
 }
 
-/// The demo session's server messages as compact JSON, split around their `timenow` value.
-fn server_templates() -> Vec<(String, String)> {
-    const HOLE: &str = "\"@timenow@\"";
-    DEMO.lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a demo record"))
-        .filter(|record| record["dir"] == "server")
-        .map(|mut record| {
-            record["msg"]["timenow"] = HOLE.trim_matches('"').into();
-            let text = record["msg"].to_string();
-            let (head, tail) = text.split_once(HOLE).expect("the timenow hole");
-            (head.to_owned(), tail.to_owned())
-        })
-        .collect()
-}
-
 /// `count` server messages of the demo session, cycled, with increasing full-precision
 /// `timenow`s as a live server sends them.
 fn realistic(count: usize) -> Corpus {
-    let templates = server_templates();
     let mut data = Vec::new();
-    for (n, (head, tail)) in templates.iter().cycle().take(count).enumerate() {
-        let timenow = 1_550_844_512.21 + n as f64 * 0.000_137;
-        data.extend_from_slice(head.as_bytes());
-        data.extend_from_slice(timenow.to_string().as_bytes());
-        data.extend_from_slice(tail.as_bytes());
+    for line in corpus::realistic_lines(count) {
+        data.extend_from_slice(line.as_bytes());
         data.push(b'\n');
     }
     Corpus { data: data.into(), messages: count }
