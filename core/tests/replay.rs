@@ -376,3 +376,30 @@ fn usage_errors_exit_2() {
     cmd.args(["replay", "-c", "x.toml", "--max-gap", "-1", "a.jsonl"]);
     assert_eq!(Running::spawn(cmd).finish().status.code(), Some(2), "negative gap");
 }
+
+#[test]
+fn a_signal_stops_a_replay_whose_output_nobody_reads() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut capture = start(T0, 1);
+    for n in 0..60_000 {
+        capture += &message(T0 + n, 1, "server", r#""line":"{\"class\":\"getlist\",\"n\":1}""#);
+    }
+    let capture = write(dir.path(), "big.jsonl", &capture);
+    let config = support::write_config(
+        dir.path(),
+        "[proxy]\nqueue_bytes = 1048576\nshutdown_timeout_secs = 1\n\n[[pipeline]]\nplugin = \"spy\"\n",
+    );
+    let mut cmd = ctiproxy();
+    cmd.arg("replay").arg("-c").arg(&config).arg(&capture);
+    let running = Running::spawn_unread(cmd);
+    // The spy blocks on the full pipe, the queue fills, the feed waits for room.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !running.stderr().contains("Replaying ") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    running.signal("TERM");
+    // Before, the feed waited for room the stalled spy never made, deaf to the signal.
+    let finished = running.finish();
+    assert!(finished.stderr.contains("were not analysed"), "{}", finished.stderr);
+}

@@ -66,11 +66,25 @@ impl Feed {
             // executor.
             Event::Messages { .. } => {
                 if let Err(event) = self.handle.try_send_messages(event) {
-                    self.runtime.block_on(self.handle.send_messages(event));
+                    self.wait_for_room(event);
                 }
             }
             _ => self.handle.send_control(event),
         }
+    }
+
+    /// Queues `event` once the queue has room, unless a stop comes first: a plugin whose output
+    /// nobody reads must not make the replay deaf to signals. An abandoned event is counted as
+    /// dropped, as `run` counts what a stop leaves waiting.
+    fn wait_for_room(&self, event: Event) {
+        let (handle, wake) = (&self.handle, &self.wake);
+        let messages = event.message_count() as u64;
+        self.runtime.block_on(async {
+            tokio::select! {
+                _ = handle.send_messages(event) => {}
+                () = wake.notified() => handle.count_dropped(messages),
+            }
+        });
     }
 
     /// Stops feeding: once the handle is gone the pipeline drains and shuts down. The signal

@@ -165,16 +165,21 @@ impl Running {
 
     /// Starts `cmd` with a stdout nobody reads (a plugin writing to it blocks once the pipe is
     /// full) and waits until it listens.
-    pub fn start_unread(mut cmd: Command) -> Running {
+    pub fn start_unread(cmd: Command) -> Running {
+        let mut running = Running::spawn_unread(cmd);
+        running.addr = Some(running.wait_listening());
+        running
+    }
+
+    /// Spawns `cmd` with a stdout nobody reads, without waiting for anything.
+    pub fn spawn_unread(mut cmd: Command) -> Running {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
         let mut child = cmd.spawn().expect("spawn binary");
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let readers = vec![collect(child.stderr.take().unwrap(), stderr.clone())];
         let unread = child.stdout.take();
         let stdout = Arc::new(Mutex::new(Vec::new()));
-        let mut running = Running { child, addr: None, stdout, stderr, readers, _unread: unread };
-        running.addr = Some(running.wait_listening());
-        running
+        Running { child, addr: None, stdout, stderr, readers, _unread: unread }
     }
 
     /// The process id.
