@@ -115,6 +115,30 @@ impl FilterArgs {
         .map(|(plugin, key, values)| entry(plugin, [(key, toml::Value::from(values.clone()))]))
         .collect()
     }
+
+    /// The entries for a command whose printer leaves fields out itself (the spy's `strip`),
+    /// and the fields it should leave out. Stripping after include/exclude instead of before
+    /// changes nothing they decide when no key they read lies in or around a stripped field,
+    /// and a printer that leaves a field out shows what strip would have left: the same output
+    /// without rewriting and indexing each message again, or at all for those filtered out.
+    /// Otherwise the plain [`FilterArgs::entries`], and no fields.
+    pub fn entries_printer_strips(&self) -> (Vec<toml::Table>, Vec<String>) {
+        let keys = self.include.iter().chain(&self.exclude).map(|m| match m.split_once('=') {
+            Some((key, _)) => key,
+            None => m.as_str(),
+        });
+        // Joined with dots, a field's path in the message is its name, whether it names a
+        // nested path or a key with dots in it: nodes inside one another have names that
+        // start with one another.
+        let overlap = keys.into_iter().any(|key| {
+            self.strip.iter().any(|f| f.starts_with(key) || key.starts_with(f.as_str()))
+        });
+        if overlap || self.strip.is_empty() {
+            return (self.entries(), Vec::new());
+        }
+        let filters = FilterArgs { strip: Vec::new(), ..self.clone() };
+        (filters.entries(), self.strip.clone())
+    }
 }
 
 /// One `[[pipeline]]` entry: `plugin = NAME` and its settings.

@@ -79,6 +79,18 @@ fn exclude_hides_the_messages_matching_any_condition() {
 }
 
 #[test]
+fn stripped_fields_are_left_out_of_the_messages_include_keeps() {
+    // No filter reads a stripped field, so the spy leaves them out itself after include: the
+    // output must be what stripping first would show.
+    let args = ["-s", "timenow", "-s", "status.availstate", "-i", "class=getlist", "--pretty"];
+    let finished = replay(SPY, &args);
+    let render = |m: &Value| pretty(&stripped(m, &["timenow", "status.availstate"]));
+    let want = expected(|m| field_is(m, "class", "getlist"), render);
+    assert!(!want.is_empty() && want.len() < fixture().len());
+    assert_eq!(bodies(&finished.stdout), want);
+}
+
+#[test]
 fn filters_apply_in_order_strip_then_include_then_exclude() {
     // Stripping `tid` first means `--exclude tid=7` finds nothing to hide.
     let args = ["-s", "timenow", "-s", "tid", "-i", "class=getlist", "-e", "tid=7"];

@@ -12,6 +12,7 @@
 
 use std::io::Write;
 
+use crate::field_path::FieldPath;
 use crate::index::{self, Writer};
 use crate::redact::Redact;
 use crate::visible::{self, Newlines};
@@ -36,6 +37,8 @@ pub struct Body {
     writer: Writer,
     json: Vec<u8>,
     redact: Redact,
+    /// Fields left out of decoded JSON, as a strip plugin before this one removes them.
+    omit: Vec<FieldPath>,
     /// Bytes shown as they came, with their secrets masked.
     masked: Vec<u8>,
 }
@@ -55,7 +58,21 @@ impl Body {
 
     /// A renderer that writes the values of the `redact` fields as `"***"`.
     pub fn redacting(redact: Redact) -> Self {
-        Body { writer: Writer::new(), json: Vec::new(), redact, masked: Vec::new() }
+        Body {
+            writer: Writer::new(),
+            json: Vec::new(),
+            redact,
+            omit: Vec::new(),
+            masked: Vec::new(),
+        }
+    }
+
+    /// This renderer, leaving the `omit` fields out of decoded JSON: what a strip plugin placed
+    /// before it shows, without the stripped line being written and indexed in between. Bytes
+    /// shown as they came keep every field, as strip leaves lines it cannot decode alone.
+    pub fn omitting(mut self, omit: Vec<FieldPath>) -> Self {
+        self.omit = omit;
+        self
     }
 
     /// Appends `bytes` as they came (see [`Body::write`]), secrets masked, without the final
@@ -98,7 +115,7 @@ impl Body {
         if style.visible {
             target.clear();
         }
-        self.writer.sorted_redacted(root, style.pretty, &self.redact, target);
+        self.writer.sorted_without(root, &self.omit, style.pretty, &self.redact, target);
         if style.visible {
             // The writer escapes like serde_json: always UTF-8.
             let text = String::from_utf8_lossy(&self.json);

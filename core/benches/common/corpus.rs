@@ -1,23 +1,34 @@
 //! The realistic corpus the benches share: the demo session's server messages, cycled, each
-//! with its own increasing full-precision `timenow`, as a live server sends them (compact JSON,
-//! one message per item, without its newline). One generator, so that every bench measures the
-//! same traffic.
+//! with its own increasing full-precision `timenow`, byte for byte as a live server sends them.
+//! One generator, so that every bench measures the same traffic.
+//!
+//! The CTI server encodes with Python's `json.dumps(msg)` (reference: cti-protocol.md, "Transport
+//! and framing"): `", "` and `": "` separators, keys in the server's order, non-ASCII escaped as
+//! `\uXXXX`. The demo session's records hold each message in exactly that form, so a message's
+//! text is cut out of its record as it is, not re-serialised (serde_json's compact output
+//! would make every line shorter and every entry shaped unlike the real server's).
+
+use ctiproxy_plugin_api::index::Index;
 
 const DEMO: &str = include_str!("../../demo/session-login.jsonl");
 
-/// The demo session's server messages as compact JSON, split around their `timenow` value.
+/// The demo session's server messages as sent, split around their `timenow` value.
 fn server_templates() -> Vec<(String, String)> {
-    const HOLE: &str = "\"@timenow@\"";
-    DEMO.lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a demo record"))
-        .filter(|record| record["dir"] == "server")
-        .map(|mut record| {
-            record["msg"]["timenow"] = HOLE.trim_matches('"').into();
-            let text = record["msg"].to_string();
-            let (head, tail) = text.split_once(HOLE).expect("the timenow hole");
-            (head.to_owned(), tail.to_owned())
-        })
-        .collect()
+    let mut nodes = Vec::new();
+    let mut templates = Vec::new();
+    for line in DEMO.lines() {
+        let record = Index::parse(line.as_bytes(), &mut nodes).expect("a demo record");
+        let root = record.root();
+        if !root.get("dir").is_some_and(|dir| dir.text_equals("server")) {
+            continue;
+        }
+        let message = root.get("msg").expect("a message");
+        let timenow = message.get("timenow").expect("a server message's timenow");
+        let (start, end) = (message.node().start as usize, message.node().end as usize);
+        let (hole, hole_end) = (timenow.node().start as usize, timenow.node().end as usize);
+        templates.push((line[start..hole].to_owned(), line[hole_end..end].to_owned()));
+    }
+    templates
 }
 
 /// `count` server messages of the demo session, cycled.

@@ -1,6 +1,9 @@
 //! `ctispy`: print every CTI message that goes through, under a timestamped direction header.
 //!
-//! Pipeline: `strip` → `include` → `exclude` (each only when given) → `spy`.
+//! Pipeline: `strip` → `include` → `exclude` (each only when given) → `spy`. When no
+//! `--include`/`--exclude` key lies in or around a stripped field, which is the usual case
+//! (`-s timenow -i class=getlist`), the spy leaves the fields out itself (its `strip` setting)
+//! after the filters: the same output, without rewriting and indexing every message again.
 
 use clap::Parser;
 
@@ -70,8 +73,9 @@ impl ClassicCommand for Spy {
     fn pipeline(&self) -> Vec<toml::Table> {
         // Filters need decoded lines; a raw read is neither, so they would only drop or pass
         // it blindly (include would hide everything).
-        let mut pipeline = if self.raw { Vec::new() } else { self.filters.entries() };
-        pipeline.push(entry(
+        let (mut pipeline, strip) =
+            if self.raw { (Vec::new(), Vec::new()) } else { self.filters.entries_printer_strips() };
+        let mut spy = entry(
             "spy",
             [
                 ("pretty", (self.pretty_print && !self.raw).into()),
@@ -79,7 +83,11 @@ impl ClassicCommand for Spy {
                 ("client", (!self.no_client).into()),
                 ("server", (!self.no_server).into()),
             ],
-        ));
+        );
+        if !strip.is_empty() {
+            spy.insert("strip".into(), strip.into());
+        }
+        pipeline.push(spy);
         pipeline
     }
 

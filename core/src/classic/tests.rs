@@ -57,12 +57,39 @@ fn addresses_and_loop_reach_the_proxy_section() {
 
 #[test]
 fn filters_come_in_order_strip_include_exclude_before_the_spy() {
-    let args = ["ctispy", "h", "-e", "class=x", "-i", "a=1", "-s", "f", "-i", "b.c=2", "-s", "g"];
+    // `-e tid=7` reads a stripped field: stripping first matters, so strip is its own stage.
+    let args = ["ctispy", "h", "-e", "tid=7", "-i", "a=1", "-s", "f", "-i", "b.c=2", "-s", "tid"];
     let config = config(&parse::<Spy>(&args)).unwrap();
     assert_eq!(plugins(&config), ["strip", "include", "exclude", "spy"]);
-    assert_eq!(setting(&config, 0, "fields"), &toml::Value::from(vec!["f", "g"]));
+    assert_eq!(setting(&config, 0, "fields"), &toml::Value::from(vec!["f", "tid"]));
     assert_eq!(setting(&config, 1, "match"), &toml::Value::from(vec!["a=1", "b.c=2"]));
-    assert_eq!(setting(&config, 2, "match"), &toml::Value::from(vec!["class=x"]));
+    assert_eq!(setting(&config, 2, "match"), &toml::Value::from(vec!["tid=7"]));
+    assert!(config.pipeline[3].get_ref().get("strip").is_none());
+}
+
+#[test]
+fn the_spy_leaves_stripped_fields_out_itself_when_no_filter_reads_them() {
+    for (args, filters) in [
+        (&["ctispy", "h", "-s", "timenow", "-i", "class=getlist"][..], &["include"][..]),
+        (&["ctispy", "h", "-s", "timenow", "-s", "status.new", "-e", "class=x"], &["exclude"]),
+        (&["ctispy", "h", "-s", "timenow"], &[]),
+    ] {
+        let config = config(&parse::<Spy>(args)).unwrap();
+        let mut want: Vec<&str> = filters.to_vec();
+        want.push("spy");
+        assert_eq!(plugins(&config), want, "{args:?}");
+        let stripped: Vec<&str> = args.windows(2).filter(|w| w[0] == "-s").map(|w| w[1]).collect();
+        assert_eq!(setting(&config, filters.len(), "strip"), &toml::Value::from(stripped));
+    }
+    // A filter key in, around or beside a stripped field keeps strip first.
+    for (strip, key) in [("status", "status.new=1"), ("status.new", "status=1"), ("a", "a=1")] {
+        let args = ["ctispy", "h", "-s", strip, "-i", key];
+        let config = config(&parse::<Spy>(&args)).unwrap();
+        assert_eq!(plugins(&config), ["strip", "include", "spy"], "{args:?}");
+    }
+    // ctisave has no printer of its own to leave fields out: strip stays a stage.
+    let save = parse::<Save>(&["ctisave", "h", "c", "s", "-s", "timenow", "-i", "class=x"]);
+    assert_eq!(plugins(&config(&save).unwrap()), ["strip", "include", "save"]);
 }
 
 #[test]

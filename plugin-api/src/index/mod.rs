@@ -40,6 +40,6 @@ pub use node::{
     Kind, Node, FLAG_ESCAPED, FLAG_FLOAT, KIND_ARRAY, KIND_FALSE, KIND_KEY, KIND_NULL, KIND_NUMBER,
     KIND_OBJECT, KIND_STRING, KIND_TRUE,
 };
-pub use parse::{parse_into, ParseError, Reason};
+pub use parse::{parse_append, parse_into, ParseError, Reason};
 pub use view::{Entries, Index, Items, Value};
 pub use write::Writer;

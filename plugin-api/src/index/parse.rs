@@ -14,6 +14,7 @@
 //! nothing.
 
 use std::fmt;
+use std::ops::Range;
 
 use super::node::*;
 use super::number;
@@ -80,16 +81,29 @@ impl std::error::Error for ParseError {}
 /// Parses `line` into `nodes` (cleared first). On error `nodes` is left empty.
 pub fn parse_into(line: &[u8], nodes: &mut Vec<Node>) -> Result<(), ParseError> {
     nodes.clear();
-    let result = Parser { line, pos: 0, nodes }.document();
-    if result.is_err() {
-        nodes.clear();
+    parse_append(line, nodes).map(drop)
+}
+
+/// Parses `line` onto the end of `nodes`, so that the tapes of several lines share one buffer:
+/// returns where its tape is. The tape's `next` indices count from its own first node, so the
+/// slice `nodes[range]` is a tape on its own. On error `nodes` is left as it was.
+pub fn parse_append(line: &[u8], nodes: &mut Vec<Node>) -> Result<Range<usize>, ParseError> {
+    let base = nodes.len();
+    let result = Parser { line, pos: 0, base, nodes }.document();
+    match result {
+        Ok(()) => Ok(base..nodes.len()),
+        Err(e) => {
+            nodes.truncate(base);
+            Err(e)
+        }
     }
-    result
 }
 
 struct Parser<'l, 'n> {
     line: &'l [u8],
     pos: usize,
+    /// Where this line's tape starts in `nodes`: indices on the tape count from there.
+    base: usize,
     nodes: &'n mut Vec<Node>,
 }
 
@@ -151,7 +165,7 @@ impl Parser<'_, '_> {
             }
         }
         self.pos += 1;
-        let next = self.nodes.len() as u32;
+        let next = (self.nodes.len() - self.base) as u32;
         let node = &mut self.nodes[at];
         node.end = self.pos as u32;
         node.next = next;
@@ -346,7 +360,7 @@ impl Parser<'_, '_> {
         self.nodes.push(Node {
             start: start as u32,
             end: end as u32,
-            next: at as u32 + 1,
+            next: (at - self.base) as u32 + 1,
             count: 0,
             kind,
             flags,
@@ -492,5 +506,31 @@ mod tests {
         assert_eq!((nodes.len(), nodes.capacity()), (3, capacity));
         assert!(parse_into(b"[", &mut nodes).is_err());
         assert!(nodes.is_empty());
+    }
+
+    #[test]
+    fn appended_tapes_are_tapes_on_their_own() {
+        let lines: [&[u8]; 4] =
+            [br#"{"a":[1,{"b":2}],"c":"d"}"#, b"[[],[3]]", b"{\"broken\"", br#""s""#];
+        let mut shared = Vec::new();
+        let mut ranges = Vec::new();
+        for line in lines {
+            let before = shared.clone();
+            match parse_append(line, &mut shared) {
+                Ok(range) => ranges.push(Some(range)),
+                Err(_) => {
+                    assert_eq!(shared, before, "a refused line leaves the buffer as it was");
+                    ranges.push(None);
+                }
+            }
+        }
+        for (line, range) in lines.iter().zip(ranges) {
+            let mut alone = Vec::new();
+            let parsed = parse_into(line, &mut alone);
+            match range {
+                Some(range) => assert_eq!(shared[range], alone[..], "{line:?}"),
+                None => assert!(parsed.is_err()),
+            }
+        }
     }
 }

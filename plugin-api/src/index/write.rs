@@ -177,10 +177,28 @@ impl Writer {
         redact: &Redact,
         out: &mut Vec<u8>,
     ) {
+        self.sorted_without(value, &[], pretty, redact, out);
+    }
+
+    /// [`Writer::sorted_redacted`] without the `omit` fields, left out as
+    /// [`Writer::compact_without`] leaves them out: what a strip plugin followed by this
+    /// writer shows, without writing and indexing the stripped line in between. Returns how
+    /// many of the fields were there.
+    pub fn sorted_without(
+        &mut self,
+        value: Value<'_>,
+        omit: &[FieldPath],
+        pretty: bool,
+        redact: &Redact,
+        out: &mut Vec<u8>,
+    ) -> usize {
+        let count = if omit.is_empty() { 0 } else { self.find_omitted(value, omit) };
         redact.find(value, &mut self.masked);
         let format = if pretty { Format::Pretty } else { Format::Python };
         self.write(value, Layout { format, sorted: true }, out);
         self.masked.clear();
+        self.omitted.clear();
+        count
     }
 
     /// Appends `value` compact, keys in their order: `{"b":[1,2],"a":1}`.
@@ -574,6 +592,32 @@ mod tests {
             let any = written(line, |w, v, out| count = w.compact_without_any(v, &fields, out));
             assert_eq!(count, removed, "{names:?}");
             assert_eq!(any, if removed > 0 { text } else { String::new() }, "{names:?}");
+        }
+    }
+
+    #[test]
+    fn leaving_fields_out_shows_what_stripping_them_first_shows() {
+        let line = r#"{"a":1,"s":{"x":1,"new":2,"y":3},"s.x":0,"b":"\u00e9","a":5,"password":"p"}"#;
+        let redact = Redact::try_from(vec!["password".to_owned()]).unwrap();
+        for names in [&["a"][..], &["s.new"], &["s.x", "s.x"], &["nope"], &["s", "password"]] {
+            let fields: Vec<_> =
+                names.iter().map(|n| FieldPath::parse(n, "fields").unwrap()).collect();
+            for pretty in [false, true] {
+                let stripped = written(line, |w, v, out| {
+                    w.compact_without(v, &fields, out);
+                });
+                let then_sorted =
+                    written(&stripped, |w, v, out| w.sorted_redacted(v, pretty, &redact, out));
+                let mut count = 0;
+                let at_once = written(line, |w, v, out| {
+                    count = w.sorted_without(v, &fields, pretty, &redact, out)
+                });
+                assert_eq!(at_once, then_sorted, "{names:?} pretty={pretty}");
+                let removed = written(line, |w, v, out| {
+                    w.compact_without(v, &fields, out);
+                });
+                assert_eq!(count > 0, removed != written(line, |w, v, out| w.compact(v, out)));
+            }
         }
     }
 

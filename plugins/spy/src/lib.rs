@@ -11,7 +11,8 @@
 //! terminal control characters are written out (`\x1b`, `\r`, `\u009b` in JSON strings) rather
 //! than obeyed. A raw TCP read (`[proxy] raw = true`) is followed by a newline, as the classic
 //! tool printed it, so a read that ended a line is followed by a blank line. Settings are in
-//! [`Config`]; `redact` (default `["password"]`) prints secret fields' values as `"***"`.
+//! [`Config`]; `redact` (default `["password"]`) prints secret fields' values as `"***"`, and
+//! `strip` leaves fields out of the JSON printed.
 
 mod config;
 mod header;
@@ -23,6 +24,7 @@ use ctiproxy_plugin_api::{
 
 pub use config::{ColorMode, Config};
 use ctiproxy_plugin_api::body::{Body, BodyStyle};
+use ctiproxy_plugin_api::field_path::FieldPath;
 use header::{HeaderStyle, LocalClock};
 use sessions::SessionTracker;
 
@@ -60,6 +62,12 @@ impl Plugin for Spy {
     type Config = Config;
 
     fn new(config: Config, host: Host) -> Result<Self, ConfigError> {
+        let strip = config
+            .strip
+            .iter()
+            .enumerate()
+            .map(|(i, name)| FieldPath::parse(name, &format!("strip[{i}]")))
+            .collect::<Result<_, _>>()?;
         Ok(Spy {
             color: config.color.enabled(host.output_is_terminal()),
             client: config.client,
@@ -71,7 +79,7 @@ impl Plugin for Spy {
                 pretty: config.pretty,
                 visible: host.output_is_terminal(),
             },
-            renderer: Body::redacting(config.redact),
+            renderer: Body::redacting(config.redact).omitting(strip),
             clock: LocalClock::default(),
             sessions: SessionTracker::default(),
             buf: Vec::with_capacity(4096),
