@@ -9,6 +9,7 @@
 //! its name, skipped from then on, counted, while the others keep running.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,10 @@ use ctiproxy_plugin_api::{
     CreateError, Direction, HostServices, Instance, SessionEnd, SessionStart,
 };
 use tokio::sync::mpsc;
+
+use indexer::{Indexed, Indexer, Tape};
+
+mod indexer;
 
 use crate::budget::{Budget, Permit, QueueLimits};
 use crate::config::{Config, ConfigError, Overflow};
@@ -73,8 +78,10 @@ pub struct Pipeline {
     stages: Vec<Stage>,
     host: Arc<ProxyHost>,
     busy: Busy,
-    /// The current line's JSON tape, reused from line to line.
+    /// The JSON tape of a plugin's replacement line, reused from line to line.
     nodes: Vec<ctiproxy_plugin_api::index::Node>,
+    /// The tapes of an event delivered by [`Pipeline::deliver`], which indexes on this thread.
+    scratch: Tape,
     /// Messages by class, when the pipeline is observed.
     classes: Option<ClassTable>,
 }
@@ -175,6 +182,7 @@ impl Pipeline {
                 host,
                 busy: Arc::new(AtomicUsize::new(IDLE)),
                 nodes: Vec::new(),
+                scratch: Tape::default(),
                 classes: None,
             })
         } else {
@@ -204,60 +212,66 @@ impl Pipeline {
         let budget = Budget::new(limits);
         let busy = self.busy.clone();
         let labels = self.labels();
+        let indexer = Indexer::spawn(rx)?;
         let thread =
-            std::thread::Builder::new().name("pipeline".into()).spawn(move || self.run(rx))?;
+            std::thread::Builder::new().name("pipeline".into()).spawn(move || self.run(indexer))?;
         let handle = PipelineHandle { tx, budget: budget.clone(), dropped: dropped.clone() };
         Ok((handle, Running { thread, dropped, budget, busy, labels }))
     }
 
-    fn run(mut self, mut rx: mpsc::UnboundedReceiver<Queued>) -> Report {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build();
-        let Ok(runtime) = runtime else {
-            tracing::error!("Cannot start the pipeline's timer; plugins get no ticks.");
-            while let Some(queued) = rx.blocking_recv() {
-                self.deliver(queued.event);
-            }
-            return self.finish();
-        };
+    fn run(mut self, indexer: Indexer) -> Report {
         let mut messages = 0u64;
         let mut next_tick = Instant::now() + TICK;
         loop {
-            let queued = match rx.try_recv() {
-                Ok(queued) => Some(queued),
-                Err(mpsc::error::TryRecvError::Disconnected) => break,
-                Err(mpsc::error::TryRecvError::Empty) => {
+            let indexed = match indexer.events.try_recv() {
+                Ok(indexed) => Some(indexed),
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {
                     self.busy.store(FLUSHING, Ordering::Relaxed);
                     self.host.flush();
                     self.busy.store(IDLE, Ordering::Relaxed);
                     let wait = next_tick.saturating_duration_since(Instant::now());
-                    match runtime.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
-                        Ok(Some(queued)) => Some(queued),
-                        Ok(None) => break,
-                        Err(_) => None,
+                    match indexer.events.recv_timeout(wait) {
+                        Ok(indexed) => Some(indexed),
+                        Err(RecvTimeoutError::Disconnected) => break,
+                        Err(RecvTimeoutError::Timeout) => None,
                     }
                 }
             };
             // The room the event held is given back only once it is delivered (`queued` drops).
-            if let Some(queued) = queued {
+            if let Some(Indexed { queued, tape }) = indexed {
                 messages += queued.event.message_count() as u64;
-                self.deliver(queued.event);
+                let tape = tape.unwrap_or_default();
+                self.deliver_with(queued.event, &tape);
+                indexer.give_back(tape);
             }
             if Instant::now() >= next_tick {
                 self.broadcast(&calls::tick_event(now_micros()));
                 next_tick = Instant::now() + TICK;
             }
         }
+        indexer.join();
         let mut report = self.finish();
         report.messages = messages;
         report
     }
 
-    /// Delivers one event down the chain.
+    /// Delivers one event down the chain, indexing its lines on this thread.
     pub fn deliver(&mut self, event: Event) {
+        let mut tape = std::mem::take(&mut self.scratch);
+        if let Event::Messages { frames, .. } = &event {
+            tape.fill(frames);
+        }
+        self.deliver_with(event, &tape);
+        self.scratch = tape;
+    }
+
+    /// Delivers one event whose lines `tape` indexes.
+    fn deliver_with(&mut self, event: Event, tape: &Tape) {
         match event {
             Event::Messages { session, direction, ts, frames } => {
-                for frame in &frames {
-                    self.deliver_message(session, direction, ts, frame);
+                for (at, frame) in frames.iter().enumerate() {
+                    self.deliver_message(session, direction, ts, frame, tape.of(at));
                 }
             }
             Event::SessionStart { session, ts, client, server, tls } => {
@@ -288,29 +302,48 @@ impl Pipeline {
         }
     }
 
-    /// Calls every stage with one line, indexed once: the tape is built here and lent to every
-    /// plugin; a replacement is indexed again for the plugins after the one that replaced it.
-    fn deliver_message(&mut self, session: u64, direction: Direction, ts: i64, frame: &Frame) {
-        let mut replaced: Option<Vec<u8>> = None;
-        calls::index_line(&frame.line, frame.flags, &mut self.nodes);
+    /// Calls every stage with one line, indexed once (`tape`, lent to every plugin); a
+    /// replacement is indexed again for the plugins after the one that replaced it.
+    fn deliver_message(
+        &mut self,
+        session: u64,
+        direction: Direction,
+        ts: i64,
+        frame: &Frame,
+        tape: &[ctiproxy_plugin_api::index::Node],
+    ) {
         if let Some(classes) = &mut self.classes {
-            classes.count(direction, &frame.line, &self.nodes);
+            classes.count(direction, &frame.line, tape);
         }
-        for (index, stage) in self.stages.iter_mut().enumerate() {
-            let line = replaced.as_deref().unwrap_or(&frame.line);
-            // A replacement is a whole line: it is no longer an oversize preview.
-            let (len, flags) = match replaced {
-                Some(_) => {
-                    (line.len() as u64, frame.flags & !ctiproxy_plugin_api::abi::MSG_OVERSIZE)
-                }
-                None => (frame.len, frame.flags),
+        let Pipeline { stages, nodes, busy, .. } = self;
+        let mut replaced: Option<Vec<u8>> = None;
+        // A replacement is a whole line: it is no longer an oversize preview.
+        let whole = frame.flags & !ctiproxy_plugin_api::abi::MSG_OVERSIZE;
+        for (index, stage) in stages.iter_mut().enumerate() {
+            let event = match &replaced {
+                Some(line) => calls::message_event(
+                    session,
+                    direction,
+                    ts,
+                    line,
+                    line.len() as u64,
+                    whole,
+                    nodes,
+                ),
+                None => calls::message_event(
+                    session,
+                    direction,
+                    ts,
+                    &frame.line,
+                    frame.len,
+                    frame.flags,
+                    tape,
+                ),
             };
-            let event = calls::message_event(session, direction, ts, line, len, flags, &self.nodes);
-            match stage.call(&event, index, &self.busy) {
+            match stage.call(&event, index, busy) {
                 Outcome::Drop => break,
                 Outcome::Replace(bytes) => {
-                    let flags = frame.flags & !ctiproxy_plugin_api::abi::MSG_OVERSIZE;
-                    calls::index_line(&bytes, flags, &mut self.nodes);
+                    calls::index_line(&bytes, whole, nodes);
                     replaced = Some(bytes);
                 }
                 _ => {}

@@ -7,6 +7,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::abi::{self, Event, Node, Nodes, OwnedBuf, Str};
@@ -166,9 +167,19 @@ pub fn message_event<'a>(
 /// reused from message to message, or no tape when the line is not JSON, is oversize (only a
 /// preview) or a raw read (not one line).
 pub fn index_line(line: &[u8], flags: u32, nodes: &mut Vec<Node>) {
+    nodes.clear();
+    index_line_append(line, flags, nodes);
+}
+
+/// [`index_line`] onto the end of `nodes`, for the tapes of several lines in one buffer:
+/// returns where the line's tape is, an empty range when it gets none.
+pub fn index_line_append(line: &[u8], flags: u32, nodes: &mut Vec<Node>) -> Range<usize> {
     let one_whole_line = flags & (abi::MSG_OVERSIZE | abi::MSG_RAW) == 0;
-    if !one_whole_line || crate::index::parse_into(line, nodes).is_err() {
-        nodes.clear();
+    let end = nodes.len();
+    if one_whole_line {
+        crate::index::parse_append(line, nodes).unwrap_or(end..end)
+    } else {
+        end..end
     }
 }
 

@@ -1,0 +1,126 @@
+//! The indexing thread: parses each queued line into its JSON tape while the pipeline thread
+//! runs the plugins on the lines before it.
+//!
+//! Parsing is the one step every JSON-reading pipeline pays for every line (a third of the
+//! spy's work, two thirds of the statistics'), and it needs nothing from the plugins, so it
+//! runs one read ahead on its own thread: on a machine with a core to spare, the pipeline
+//! thread's work per line shrinks by that much. The order of events is kept: session starts
+//! and ends pass through the same channel as the lines.
+//!
+//! Memory stays bounded: the tapes circulate in a fixed pool of [`TAPES`] buffers that the
+//! pipeline hands back once it has delivered a read, so at most that many reads are indexed
+//! ahead of the plugins, and a buffer grown by a huge line is not kept once it is handed back.
+//! The queue's byte budget keeps counting the lines until they are delivered.
+
+use std::ops::Range;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+
+use ctiproxy_plugin_api::index::Node;
+use ctiproxy_plugin_api::instance::index_line_append;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::Queued;
+use crate::event::Event;
+use crate::framer::Frame;
+
+/// Tapes in circulation: one being filled while the pipeline delivers the other.
+const TAPES: usize = 2;
+
+/// A tape buffer holding more nodes than this (a 1.25 MiB buffer, grown by an unusually big
+/// read) is freed when handed back, rather than kept for every read after it.
+const KEPT_NODES: usize = 64 * 1024;
+
+/// The tapes of one read's lines, in one buffer.
+#[derive(Debug, Default)]
+pub struct Tape {
+    nodes: Vec<Node>,
+    /// Each line's tape in `nodes`, in the order of the frames; empty when it has none (not
+    /// JSON, oversize, a raw read).
+    spans: Vec<Range<usize>>,
+}
+
+impl Tape {
+    /// Indexes `frames`, replacing what the tape held.
+    pub fn fill(&mut self, frames: &[Frame]) {
+        self.nodes.clear();
+        self.spans.clear();
+        for frame in frames {
+            self.spans.push(index_line_append(&frame.line, frame.flags, &mut self.nodes));
+        }
+    }
+
+    /// The tape of frame `at`.
+    pub fn of(&self, at: usize) -> &[Node] {
+        self.spans.get(at).map_or(&[], |span| &self.nodes[span.clone()])
+    }
+
+    /// This buffer emptied for the next read, or a new one in place of one grown too big.
+    fn recycled(mut self) -> Tape {
+        if self.nodes.capacity() > KEPT_NODES {
+            return Tape::default();
+        }
+        self.nodes.clear();
+        self.spans.clear();
+        self
+    }
+}
+
+/// An event from the queue, with the tapes of its lines when it carries lines.
+pub struct Indexed {
+    pub queued: Queued,
+    pub tape: Option<Tape>,
+}
+
+/// The pipeline thread's ends: indexed events in queue order, and the way back for tapes.
+pub struct Indexer {
+    pub events: Receiver<Indexed>,
+    spare: Sender<Tape>,
+    thread: JoinHandle<()>,
+}
+
+impl Indexer {
+    /// Starts the thread, which runs until the queue is closed and emptied.
+    pub fn spawn(queue: UnboundedReceiver<Queued>) -> std::io::Result<Indexer> {
+        let (events_tx, events) = mpsc::channel();
+        let (spare, spare_rx) = mpsc::channel();
+        for _ in 0..TAPES {
+            let _ = spare.send(Tape::default());
+        }
+        let thread = std::thread::Builder::new()
+            .name("indexer".into())
+            .spawn(move || index(queue, events_tx, spare_rx))?;
+        Ok(Indexer { events, spare, thread })
+    }
+
+    /// Hands a delivered event's tape back for a later read.
+    pub fn give_back(&self, tape: Tape) {
+        // An error means the indexer has ended: nothing more to index.
+        let _ = self.spare.send(tape.recycled());
+    }
+
+    /// Waits for the thread, once `events` has said the queue is closed.
+    pub fn join(self) {
+        drop(self.spare);
+        if self.thread.join().is_err() {
+            tracing::error!("The indexing thread panicked.");
+        }
+    }
+}
+
+fn index(mut queue: UnboundedReceiver<Queued>, events: Sender<Indexed>, spare: Receiver<Tape>) {
+    while let Some(queued) = queue.blocking_recv() {
+        let tape = match &queued.event {
+            Event::Messages { frames, .. } => {
+                // Waits while every tape is ahead of the pipeline; an error: the pipeline is gone.
+                let Ok(mut tape) = spare.recv() else { return };
+                tape.fill(frames);
+                Some(tape)
+            }
+            Event::SessionStart { .. } | Event::SessionEnd { .. } => None,
+        };
+        if events.send(Indexed { queued, tape }).is_err() {
+            return;
+        }
+    }
+}
