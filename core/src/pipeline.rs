@@ -212,7 +212,7 @@ impl Pipeline {
         let budget = Budget::new(limits);
         let busy = self.busy.clone();
         let labels = self.labels();
-        let indexer = Indexer::spawn(rx)?;
+        let indexer = Indexer::spawn(rx, !self.stages.is_empty() || self.classes.is_some())?;
         let thread =
             std::thread::Builder::new().name("pipeline".into()).spawn(move || self.run(indexer))?;
         let handle = PipelineHandle { tx, budget: budget.clone(), dropped: dropped.clone() };

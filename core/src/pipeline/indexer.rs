@@ -80,8 +80,9 @@ pub struct Indexer {
 }
 
 impl Indexer {
-    /// Starts the thread, which runs until the queue is closed and emptied.
-    pub fn spawn(queue: UnboundedReceiver<Queued>) -> std::io::Result<Indexer> {
+    /// Starts the thread, which runs until the queue is closed and emptied. Without `parse`
+    /// (nothing reads the tapes: no plugin, no class counts) lines pass with empty tapes.
+    pub fn spawn(queue: UnboundedReceiver<Queued>, parse: bool) -> std::io::Result<Indexer> {
         let (events_tx, events) = mpsc::channel();
         let (spare, spare_rx) = mpsc::channel();
         for _ in 0..TAPES {
@@ -89,7 +90,7 @@ impl Indexer {
         }
         let thread = std::thread::Builder::new()
             .name("indexer".into())
-            .spawn(move || index(queue, events_tx, spare_rx))?;
+            .spawn(move || index(queue, events_tx, spare_rx, parse))?;
         Ok(Indexer { events, spare, thread })
     }
 
@@ -108,9 +109,15 @@ impl Indexer {
     }
 }
 
-fn index(mut queue: UnboundedReceiver<Queued>, events: Sender<Indexed>, spare: Receiver<Tape>) {
+fn index(
+    mut queue: UnboundedReceiver<Queued>,
+    events: Sender<Indexed>,
+    spare: Receiver<Tape>,
+    parse: bool,
+) {
     while let Some(queued) = queue.blocking_recv() {
         let tape = match &queued.event {
+            Event::Messages { .. } if !parse => None,
             Event::Messages { frames, .. } => {
                 // Waits while every tape is ahead of the pipeline; an error: the pipeline is gone.
                 let Ok(mut tape) = spare.recv() else { return };
@@ -122,5 +129,104 @@ fn index(mut queue: UnboundedReceiver<Queued>, events: Sender<Indexed>, spare: R
         if events.send(Indexed { queued, tape }).is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use ctiproxy_plugin_api::abi::MSG_OVERSIZE;
+    use ctiproxy_plugin_api::index::parse_into;
+    use ctiproxy_plugin_api::Direction;
+
+    use super::*;
+
+    fn frame(line: &str, flags: u32) -> Frame {
+        Frame { line: Bytes::from(line.to_owned()), len: line.len() as u64, flags }
+    }
+
+    fn messages(frames: Vec<Frame>) -> Queued {
+        let event =
+            Event::Messages { session: 1, direction: Direction::ClientToServer, ts: 0, frames };
+        Queued { event, _permit: None }
+    }
+
+    fn control(session: u64) -> Queued {
+        let (c2s, s2c) = Default::default();
+        let event = Event::SessionEnd { session, ts: 0, reason: String::new(), c2s, s2c };
+        Queued { event, _permit: None }
+    }
+
+    const WAIT: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn events_keep_their_order_and_each_line_gets_its_own_tape() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let indexer = Indexer::spawn(rx, true).unwrap();
+        let lines = [(r#"{"class":"a","n":[1,{"b":2}]}"#, 0), ("not json", 0), ("[1,2", 0)];
+        let mut frames: Vec<Frame> = lines.iter().map(|(l, f)| frame(l, *f)).collect();
+        frames.push(frame(r#"{"cut":"#, MSG_OVERSIZE));
+        frames.push(frame(r#""after""#, 0));
+        tx.send(control(7)).unwrap();
+        tx.send(messages(frames.clone())).unwrap();
+        tx.send(control(8)).unwrap();
+        drop(tx);
+        let first = indexer.events.recv_timeout(WAIT).unwrap();
+        assert!(matches!(first.queued.event, Event::SessionEnd { session: 7, .. }));
+        assert!(first.tape.is_none());
+        let second = indexer.events.recv_timeout(WAIT).unwrap();
+        let tape = second.tape.expect("lines have tapes");
+        for (at, frame) in frames.iter().enumerate() {
+            let mut alone = Vec::new();
+            if frame.flags & MSG_OVERSIZE == 0 && parse_into(&frame.line, &mut alone).is_ok() {
+                assert_eq!(tape.of(at), &alone[..], "{:?}", frame.line);
+            } else {
+                assert!(tape.of(at).is_empty(), "{:?}", frame.line);
+            }
+        }
+        let third = indexer.events.recv_timeout(WAIT).unwrap();
+        assert!(matches!(third.queued.event, Event::SessionEnd { session: 8, .. }));
+        assert!(indexer.events.recv_timeout(WAIT).is_err(), "the queue closed: nothing more");
+        indexer.join();
+    }
+
+    #[test]
+    fn no_more_reads_than_the_pool_holds_are_indexed_ahead() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let indexer = Indexer::spawn(rx, true).unwrap();
+        for _ in 0..TAPES + 2 {
+            tx.send(messages(vec![frame("[1]", 0)])).unwrap();
+        }
+        let mut held: Vec<Tape> =
+            (0..TAPES).map(|_| indexer.events.recv_timeout(WAIT).unwrap().tape.unwrap()).collect();
+        // Every tape is out: the next read waits for one to come back.
+        assert!(indexer.events.recv_timeout(Duration::from_millis(200)).is_err());
+        indexer.give_back(held.pop().unwrap());
+        assert!(indexer.events.recv_timeout(WAIT).unwrap().tape.is_some());
+        drop(tx);
+    }
+
+    #[test]
+    fn without_readers_lines_are_not_parsed() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let indexer = Indexer::spawn(rx, false).unwrap();
+        tx.send(messages(vec![frame("[1]", 0)])).unwrap();
+        assert!(indexer.events.recv_timeout(WAIT).unwrap().tape.is_none());
+    }
+
+    #[test]
+    fn a_buffer_grown_by_a_huge_read_is_freed_when_handed_back() {
+        let mut tape = Tape::default();
+        let huge = format!("[{}0]", "0,".repeat(KEPT_NODES));
+        tape.fill(&[frame(&huge, 0)]);
+        assert!(tape.nodes.capacity() > KEPT_NODES);
+        assert_eq!(tape.recycled().nodes.capacity(), 0);
+        let mut small = Tape::default();
+        small.fill(&[frame("[1,2]", 0)]);
+        let capacity = small.nodes.capacity();
+        let small = small.recycled();
+        assert_eq!((small.nodes.len(), small.nodes.capacity()), (0, capacity));
     }
 }
