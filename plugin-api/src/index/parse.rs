@@ -355,6 +355,7 @@ impl Parser<'_, '_> {
         Err(self.error(if matching == rest.len() { Reason::Eof } else { Reason::ExpectedValue }))
     }
 
+    #[inline(always)]
     fn push(&mut self, kind: u8, start: usize, end: usize, flags: u8) -> usize {
         let at = self.nodes.len();
         self.nodes.push(Node {

@@ -43,19 +43,24 @@ pub struct Writer {
     masked: Vec<usize>,
 }
 
-/// An object entry after collapsing duplicates.
+/// An object entry after collapsing duplicates. 32 bytes, as sorting moves entries around:
+/// positions and offsets fit in `u32` (the parser refuses lines of 4 GiB or more).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    /// The last occurrence's key (written) and value.
-    key: usize,
-    value: usize,
-    /// The first occurrence's key position: where preserve_order keeps the entry.
-    first: usize,
-    /// The unescaped key, in the line or in `Writer::keys`.
-    text: (usize, usize, bool),
     /// Its first 8 bytes, big-endian, zero-padded: orders most keys without reading them.
     prefix: u64,
+    /// The last occurrence's key (written) and value.
+    key: u32,
+    value: u32,
+    /// The first occurrence's key position: where preserve_order keeps the entry.
+    first: u32,
+    /// The unescaped key: `start..end` in the line, or in `Writer::keys` when `decoded`.
+    start: u32,
+    end: u32,
+    decoded: bool,
 }
+
+const _: () = assert!(std::mem::size_of::<Entry>() == 32);
 
 /// The first 8 bytes of `text` as a big-endian number, zero-padded. A smaller prefix means a
 /// smaller text (a text that ends early pads with zeros, below any byte that goes on); equal
@@ -300,8 +305,8 @@ impl Writer {
         for i in base..self.entries.len() {
             let entry = self.entries[i];
             layout.format.separate(i == base, depth + 1, out);
-            let (key, value) = (object.at(entry.key), object.at(entry.value));
-            if self.masked.contains(&entry.value) {
+            let (key, value) = (object.at(entry.key as usize), object.at(entry.value as usize));
+            if self.masked.contains(&(entry.value as usize)) {
                 self.string(key, out);
                 out.extend_from_slice(layout.format.key_separator());
                 out.extend_from_slice(redact::MASK);
@@ -364,19 +369,20 @@ impl Writer {
         let keys_base = self.keys.len();
         let line = object.line();
         for (key, value) in object.entries() {
-            let text = self.key_text(key);
-            let prefix = if text.2 {
-                prefix(&self.keys[text.0..text.1])
+            let (start, end, decoded) = self.key_text(key);
+            let prefix = if decoded {
+                prefix(&self.keys[start..end])
             } else {
-                prefix_in_line(line, text.0, text.1)
+                prefix_in_line(line, start, end)
             };
-            let (key, value) = (key.position(), value.position());
-            self.entries.push(Entry { key, value, first: key, text, prefix });
+            let (key, value) = (key.position() as u32, value.position() as u32);
+            let (start, end) = (start as u32, end as u32);
+            self.entries.push(Entry { prefix, key, value, first: key, start, end, decoded });
         }
         let Writer { entries, keys, omitted, .. } = self;
         let text = |e: &Entry| {
-            let (start, end, decoded) = e.text;
-            if decoded {
+            let (start, end) = (e.start as usize, e.end as usize);
+            if e.decoded {
                 &keys[start..end]
             } else {
                 &line[start..end]
@@ -389,7 +395,7 @@ impl Writer {
         if !sorted && entries.len() <= SMALL_OBJECT && !has_repeats(entries, same) {
             let mut kept = 0;
             for i in 0..entries.len() {
-                if !omitted.contains(&entries[i].key) {
+                if !omitted.contains(&(entries[i].key as usize)) {
                     entries[kept] = entries[i];
                     kept += 1;
                 }
@@ -414,7 +420,7 @@ impl Writer {
             }
             let winner = Entry { first: entries[run_start].key, ..entries[i] };
             run_start = i + 1;
-            if !omitted.contains(&winner.key) {
+            if !omitted.contains(&(winner.key as usize)) {
                 entries[kept] = winner;
                 kept += 1;
             }
