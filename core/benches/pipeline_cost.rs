@@ -2,9 +2,11 @@
 //! sockets or the forwarding path: the demo session's server messages, cycled with their own
 //! `timenow` (the throughput bench's realistic corpus), delivered in batches as the framer hands
 //! them over, to the real plugins loaded from the build's directory. Output goes to a sink.
+//! Here one thread does everything; a running proxy parses on its indexing thread, so its
+//! pipeline thread does the `total` minus the `parse` line's share.
 //!
-//! `cargo bench -p ctiproxy --bench pipeline_cost [-- NAME]` (release build; NAME: `spy`,
-//! `spy-si`, `stat`, `save`, all by default; `MESSAGES=N`). Meant as the fixed workload for
+//! `cargo bench -p ctiproxy --bench pipeline_cost [-- NAME]` (release build; NAME: `parse`,
+//! `spy`, `spy-si`, `stat`, `save`, all by default; `MESSAGES=N`). Meant as the fixed workload for
 //! instruction counts (`valgrind --tool=callgrind`), which a shared machine does not disturb the
 //! way it disturbs wall-clock time: build it with `--profile profiling` for symbols. Reports,
 //! never asserts.
@@ -88,12 +90,25 @@ fn run(name: &str, lines: &[Bytes]) {
         pipeline.deliver(event);
     }
     pipeline.finish();
-    let elapsed = start.elapsed();
+    report(name, start.elapsed(), lines.len());
+}
+
+/// The parse alone: what the indexing thread does for every line of every pipeline.
+fn parse(lines: &[Bytes]) {
+    let mut nodes = Vec::new();
+    let start = Instant::now();
+    for line in lines {
+        nodes.clear();
+        let _ = ctiproxy_plugin_api::index::parse_append(line, &mut nodes);
+    }
+    report("parse", start.elapsed(), lines.len());
+}
+
+fn report(name: &str, elapsed: std::time::Duration, messages: usize) {
     println!(
-        "{name:<8} {:>6.0} ns a message, {:>6.0}k msg/s ({} messages)",
-        elapsed.as_nanos() as f64 / lines.len() as f64,
-        lines.len() as f64 / elapsed.as_secs_f64() / 1e3,
-        lines.len()
+        "{name:<8} {:>6.0} ns a message, {:>6.0}k msg/s ({messages} messages)",
+        elapsed.as_nanos() as f64 / messages as f64,
+        messages as f64 / elapsed.as_secs_f64() / 1e3,
     );
 }
 
@@ -103,8 +118,11 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::env::set_current_dir(dir.path()).expect("ctisave writes into the working directory");
     let names: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let all = ["spy", "spy-si", "stat", "save"].map(String::from).to_vec();
+    let all = ["parse", "spy", "spy-si", "stat", "save"].map(String::from).to_vec();
     for name in if names.is_empty() { all } else { names } {
-        run(&name, &lines);
+        match name.as_str() {
+            "parse" => parse(&lines),
+            _ => run(&name, &lines),
+        }
     }
 }
