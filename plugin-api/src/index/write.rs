@@ -62,6 +62,23 @@ struct Entry {
 
 const _: () = assert!(std::mem::size_of::<Entry>() == 32);
 
+/// An entry's unescaped key: in the line, or decoded into the writer's `keys`.
+#[inline(always)]
+fn text<'t>(keys: &'t [u8], line: &'t [u8], entry: &Entry) -> &'t [u8] {
+    let (start, end) = (entry.start as usize, entry.end as usize);
+    if entry.decoded {
+        &keys[start..end]
+    } else {
+        &line[start..end]
+    }
+}
+
+/// Whether two entries have the same key.
+#[inline(always)]
+fn same(keys: &[u8], line: &[u8], a: &Entry, b: &Entry) -> bool {
+    a.prefix == b.prefix && text(keys, line, a) == text(keys, line, b)
+}
+
 /// The first 8 bytes of `text` as a big-endian number, zero-padded. A smaller prefix means a
 /// smaller text (a text that ends early pads with zeros, below any byte that goes on); equal
 /// prefixes say nothing, and the texts are compared.
@@ -295,16 +312,25 @@ impl Writer {
     }
 
     fn object(&mut self, object: Value<'_>, layout: Layout, depth: usize, out: &mut Vec<u8>) {
-        let base = self.entries.len();
+        let (base, keys_base) = (self.entries.len(), self.keys.len());
         self.collect_entries(object, layout.sorted);
+        let (end, line) = (self.entries.len(), object.line());
         out.push(b'{');
-        if self.entries.len() == base {
-            out.push(b'}');
-            return;
-        }
-        for i in base..self.entries.len() {
+        let mut first = true;
+        for i in base..end {
             let entry = self.entries[i];
-            layout.format.separate(i == base, depth + 1, out);
+            // Sorted, the entries of a repeated key are side by side, and the last one counts;
+            // the omitted ones are skipped here too, rather than in a pass of their own.
+            if layout.sorted
+                && (self.entries[i + 1..end]
+                    .first()
+                    .is_some_and(|n| same(&self.keys, line, n, &entry))
+                    || self.omitted.contains(&(entry.key as usize)))
+            {
+                continue;
+            }
+            layout.format.separate(first, depth + 1, out);
+            first = false;
             let (key, value) = (object.at(entry.key as usize), object.at(entry.value as usize));
             if self.masked.contains(&(entry.value as usize)) {
                 self.string(key, out);
@@ -314,8 +340,13 @@ impl Writer {
                 self.entry(key, value, layout, depth + 1, out);
             }
         }
-        layout.format.close(b'}', depth, out);
+        if first {
+            out.push(b'}');
+        } else {
+            layout.format.close(b'}', depth, out);
+        }
         self.entries.truncate(base);
+        self.keys.truncate(keys_base);
     }
 
     /// Writes `key`, the key separator and `value`. When the line already has exactly that
@@ -362,11 +393,11 @@ impl Writer {
         }
     }
 
-    /// Pushes the object's entries, duplicates collapsed and omitted ones left out, in key
-    /// order or in preserve_order's order.
+    /// Pushes the object's entries: sorted by key, repeated keys side by side (the caller
+    /// skips all but the last, and the omitted ones); or in preserve_order's order, duplicates
+    /// collapsed and omitted ones left out. Decoded keys stay in `keys` for the caller.
     fn collect_entries(&mut self, object: Value<'_>, sorted: bool) {
         let base = self.entries.len();
-        let keys_base = self.keys.len();
         let line = object.line();
         for (key, value) in object.entries() {
             let (start, end, decoded) = self.key_text(key);
@@ -380,16 +411,9 @@ impl Writer {
             self.entries.push(Entry { prefix, key, value, first: key, start, end, decoded });
         }
         let Writer { entries, keys, omitted, .. } = self;
-        let text = |e: &Entry| {
-            let (start, end) = (e.start as usize, e.end as usize);
-            if e.decoded {
-                &keys[start..end]
-            } else {
-                &line[start..end]
-            }
-        };
+        let text = |e: &Entry| text(keys, line, e);
         let entries = &mut entries[base..];
-        let same = |a: &Entry, b: &Entry| a.prefix == b.prefix && text(a) == text(b);
+        let same = |a: &Entry, b: &Entry| same(keys, line, a, b);
         // In the sender's order, a small object without repeated keys needs no sorting at all;
         // repeated keys are rare, and looking for them pair by pair costs less than a sort.
         if !sorted && entries.len() <= SMALL_OBJECT && !has_repeats(entries, same) {
@@ -400,7 +424,6 @@ impl Writer {
                     kept += 1;
                 }
             }
-            self.keys.truncate(keys_base);
             self.entries.truncate(base + kept);
             return;
         }
@@ -411,6 +434,9 @@ impl Writer {
         // Keys often come in order already (senders that sort, the spy's own output saved).
         if !entries.windows(2).all(|pair| order(&pair[0], &pair[1]).is_lt()) {
             entries.sort_unstable_by(order);
+        }
+        if sorted {
+            return;
         }
         let mut kept = 0;
         let mut run_start = 0;
@@ -425,10 +451,7 @@ impl Writer {
                 kept += 1;
             }
         }
-        if !sorted {
-            entries[..kept].sort_unstable_by_key(|e| e.first);
-        }
-        self.keys.truncate(keys_base);
+        entries[..kept].sort_unstable_by_key(|e| e.first);
         self.entries.truncate(base + kept);
     }
 
