@@ -9,7 +9,9 @@
 //!
 //! Memory stays bounded: the tapes circulate in a fixed pool of [`TAPES`] buffers that the
 //! pipeline hands back once it has delivered a read, so at most that many reads are indexed
-//! ahead of the plugins, and a buffer grown by a huge line is not kept once it is handed back.
+//! ahead of the plugins; a read with more than [`BIG_READ`] bytes of lines (a long line
+//! completed) waits until every buffer is back, so its tape, which may be ten times the line, is
+//! the only one there is; and a buffer grown by such a read is not kept once it is handed back.
 //! The queue's byte budget keeps counting the lines until they are delivered.
 
 use std::ops::Range;
@@ -28,16 +30,21 @@ use crate::framer::Frame;
 const TAPES: usize = 2;
 
 /// A tape buffer holding more nodes than this (a 1.25 MiB buffer, grown by an unusually big
-/// read) is freed when handed back, rather than kept for every read after it.
+/// read) or more lines than this is freed when handed back, rather than kept for every read
+/// after it.
 const KEPT_NODES: usize = 64 * 1024;
+
+/// Lines of more bytes than this in one read (more than a read of the socket holds: a long line
+/// completed) are indexed only when no other tape is out.
+const BIG_READ: usize = 1024 * 1024;
 
 /// The tapes of one read's lines, in one buffer.
 #[derive(Debug, Default)]
 pub struct Tape {
     nodes: Vec<Node>,
     /// Each line's tape in `nodes`, in the order of the frames; empty when it has none (not
-    /// JSON, oversize, a raw read).
-    spans: Vec<Range<usize>>,
+    /// JSON, oversize, a raw read). `u32`: a read of empty lines has one per byte.
+    spans: Vec<Range<u32>>,
 }
 
 impl Tape {
@@ -46,18 +53,20 @@ impl Tape {
         self.nodes.clear();
         self.spans.clear();
         for frame in frames {
-            self.spans.push(index_line_append(&frame.line, frame.flags, &mut self.nodes));
+            let span = index_line_append(&frame.line, frame.flags, &mut self.nodes);
+            // Nodes are at most one per byte of lines, which a read holds far fewer than 4 Gi of.
+            self.spans.push(span.start as u32..span.end as u32);
         }
     }
 
     /// The tape of frame `at`.
     pub fn of(&self, at: usize) -> &[Node] {
-        self.spans.get(at).map_or(&[], |span| &self.nodes[span.clone()])
+        self.spans.get(at).map_or(&[], |span| &self.nodes[span.start as usize..span.end as usize])
     }
 
     /// This buffer emptied for the next read, or a new one in place of one grown too big.
     fn recycled(mut self) -> Tape {
-        if self.nodes.capacity() > KEPT_NODES {
+        if self.nodes.capacity() > KEPT_NODES || self.spans.capacity() > KEPT_NODES {
             return Tape::default();
         }
         self.nodes.clear();
@@ -115,12 +124,20 @@ fn index(
     spare: Receiver<Tape>,
     parse: bool,
 ) {
+    // The tapes this thread holds: at most TAPES, usually one.
+    let mut held: Vec<Tape> = Vec::with_capacity(TAPES);
     while let Some(queued) = queue.blocking_recv() {
         let tape = match &queued.event {
             Event::Messages { .. } if !parse => None,
             Event::Messages { frames, .. } => {
-                // Waits while every tape is ahead of the pipeline; an error: the pipeline is gone.
-                let Ok(mut tape) = spare.recv() else { return };
+                let bytes: usize = frames.iter().map(|f| f.line.len()).sum();
+                let needed = if bytes > BIG_READ { TAPES } else { 1 };
+                // Waits while the tapes are ahead of the pipeline; an error: the pipeline is gone.
+                while held.len() < needed {
+                    let Ok(tape) = spare.recv() else { return };
+                    held.push(tape);
+                }
+                let mut tape = held.pop().expect("at least one tape held");
                 tape.fill(frames);
                 Some(tape)
             }
@@ -205,6 +222,22 @@ mod tests {
         assert!(indexer.events.recv_timeout(Duration::from_millis(200)).is_err());
         indexer.give_back(held.pop().unwrap());
         assert!(indexer.events.recv_timeout(WAIT).unwrap().tape.is_some());
+        drop(tx);
+    }
+
+    #[test]
+    fn a_big_read_waits_until_its_tape_is_the_only_one_out() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let indexer = Indexer::spawn(rx, true).unwrap();
+        let big = format!("[{}1]", "1,".repeat(BIG_READ / 2));
+        tx.send(messages(vec![frame("[1]", 0)])).unwrap();
+        tx.send(messages(vec![frame(&big, 0)])).unwrap();
+        let small = indexer.events.recv_timeout(WAIT).unwrap().tape.unwrap();
+        // One tape is out: the big read is not indexed while the pipeline holds it.
+        assert!(indexer.events.recv_timeout(Duration::from_millis(200)).is_err());
+        indexer.give_back(small);
+        let tape = indexer.events.recv_timeout(WAIT).unwrap().tape.unwrap();
+        assert_eq!(tape.of(0).len(), BIG_READ / 2 + 2);
         drop(tx);
     }
 
