@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// Server messages in the realistic corpus (32 MB). More would not change the rates, which the
+/// Server messages in the realistic corpus (234 MB). More would not change the rates, which the
 /// analysis sets: forwarding runs ahead until the queue is full. But the classic commands give
 /// the analysis 5 s after the stream to finish (`shutdown_timeout_secs`, fixed for them), and
 /// on a loaded 2-core machine `ctispy -s -i` analyses about 40 k messages a second.
