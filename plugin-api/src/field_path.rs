@@ -25,6 +25,15 @@ impl FieldPath {
         Ok(FieldPath { literal: name.to_owned(), segments })
     }
 
+    /// Parses a list of field names, the setting `key`; errors name `key[i]`.
+    pub fn parse_all(names: &[String], key: &str) -> Result<Vec<Self>, ConfigError> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| FieldPath::parse(name, &format!("{key}[{i}]")))
+            .collect()
+    }
+
     /// The name as written.
     pub fn as_str(&self) -> &str {
         &self.literal

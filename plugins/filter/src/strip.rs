@@ -34,12 +34,7 @@ impl Plugin for Strip {
         if config.fields.is_empty() {
             return Err(ConfigError::at("fields", "expected at least one field"));
         }
-        let fields = config
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(i, name)| FieldPath::parse(name, &format!("fields[{i}]")))
-            .collect::<Result<_, _>>()?;
+        let fields = FieldPath::parse_all(&config.fields, "fields")?;
         Ok(Strip { fields, writer: Writer::new() })
     }
 

@@ -62,12 +62,7 @@ impl Plugin for Spy {
     type Config = Config;
 
     fn new(config: Config, host: Host) -> Result<Self, ConfigError> {
-        let strip = config
-            .strip
-            .iter()
-            .enumerate()
-            .map(|(i, name)| FieldPath::parse(name, &format!("strip[{i}]")))
-            .collect::<Result<_, _>>()?;
+        let strip = FieldPath::parse_all(&config.strip, "strip")?;
         Ok(Spy {
             color: config.color.enabled(host.output_is_terminal()),
             client: config.client,

@@ -279,3 +279,18 @@ fn passwords_are_printed_as_stars_unless_redact_says_otherwise() {
     let mut h = spy("redact = []");
     assert!(print_client(&mut h, login).contains(r#""password": "secret""#));
 }
+
+#[test]
+fn strip_leaves_fields_out_of_what_is_printed_only() {
+    let mut h = spy(r#"strip = ["timenow", "status.new"]"#);
+    let line = r#"{"timenow":1.5,"class":"getlist","status":{"new":"2","old":"1"}}"#;
+    let out = print_client(&mut h, line);
+    let shown = r#"{"class": "getlist", "status": {"old": "1"}}"#;
+    assert_eq!(out, header(T, "Client > Server") + shown + "\n");
+    // Lines that are not JSON are shown as they came, as a strip stage would leave them.
+    assert!(print_client(&mut h, "timenow").ends_with("timenow\n"));
+    let Err(CreateError::Config(err)) = Harness::<Spy>::new(r#"strip = ["class", ""]"#) else {
+        panic!("expected a config error");
+    };
+    assert_eq!(err.path, "strip[1]");
+}
