@@ -150,7 +150,11 @@ impl Parser<'_, '_> {
                 if kind == KIND_OBJECT {
                     self.key()?;
                 }
-                self.value(depth_left)?;
+                // Strings are most values: parsed here, without a call.
+                match self.peek() {
+                    Some(b'"') => self.string(KIND_STRING)?,
+                    _ => self.value(depth_left)?,
+                }
                 count += 1;
                 self.skip_whitespace();
                 match self.peek() {
@@ -190,7 +194,7 @@ impl Parser<'_, '_> {
         Ok(())
     }
 
-    // Inlined into its two callers: a call cost more than scanning a short key.
+    // Inlined into its callers: a call cost more than scanning a short key.
     #[inline(always)]
     fn string(&mut self, kind: u8) -> Result<(), ParseError> {
         let start = self.pos;
