@@ -3,7 +3,7 @@
 //!
 //! Parsing is the one step every JSON-reading pipeline pays for every line (a third of the
 //! spy's work, two thirds of the statistics'), and it needs nothing from the plugins, so it
-//! runs one read ahead on its own thread: on a machine with a core to spare, the pipeline
+//! runs a few reads ahead on its own thread: on a machine with a core to spare, the pipeline
 //! thread's work per line shrinks by that much. The order of events is kept: session starts
 //! and ends pass through the same channel as the lines.
 //!
@@ -26,8 +26,10 @@ use super::Queued;
 use crate::event::Event;
 use crate::framer::Frame;
 
-/// Tapes in circulation: one being filled while the pipeline delivers the other.
-const TAPES: usize = 2;
+/// Tapes in circulation: one being filled while the pipeline delivers another, and two more so
+/// that a moment the indexing thread is not scheduled does not stall the pipeline (ctisave
+/// measured 5–15% faster with four than with two on 2 cores).
+const TAPES: usize = 4;
 
 /// A tape buffer holding more nodes than this (a 1.25 MiB buffer, grown by an unusually big
 /// read) or more lines than this is freed when handed back, rather than kept for every read
