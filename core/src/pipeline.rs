@@ -245,9 +245,13 @@ impl Pipeline {
             // The room the event held is given back only once it is delivered (`queued` drops).
             if let Some(Indexed { queued, tape }) = indexed {
                 messages += queued.event.message_count() as u64;
-                let tape = tape.unwrap_or_default();
-                self.deliver_with(queued.event, &tape);
-                indexer.give_back(tape);
+                match tape {
+                    Some(lent) => {
+                        self.deliver_with(queued.event, lent.tape());
+                        indexer.give_back(lent);
+                    }
+                    None => self.deliver_with(queued.event, &Tape::default()),
+                }
             }
             if Instant::now() >= next_tick {
                 self.broadcast(&calls::tick_event(now_micros()));

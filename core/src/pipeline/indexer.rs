@@ -77,10 +77,21 @@ impl Tape {
     }
 }
 
+/// A tape of the pool, lent to the pipeline thread until it gives it back. Only this module
+/// makes one, so only the pool's own tapes can go back into it.
+pub struct Lent(Tape);
+
+impl Lent {
+    /// The tapes of the event's lines.
+    pub fn tape(&self) -> &Tape {
+        &self.0
+    }
+}
+
 /// An event from the queue, with the tapes of its lines when it carries lines.
 pub struct Indexed {
     pub queued: Queued,
-    pub tape: Option<Tape>,
+    pub tape: Option<Lent>,
 }
 
 /// The pipeline thread's ends: indexed events in queue order, and the way back for tapes.
@@ -106,9 +117,9 @@ impl Indexer {
     }
 
     /// Hands a delivered event's tape back for a later read.
-    pub fn give_back(&self, tape: Tape) {
+    pub fn give_back(&self, lent: Lent) {
         // An error means the indexer has ended: nothing more to index.
-        let _ = self.spare.send(tape.recycled());
+        let _ = self.spare.send(lent.0.recycled());
     }
 
     /// Waits for the thread, once `events` has said the queue is closed.
@@ -141,7 +152,7 @@ fn index(
                 }
                 let mut tape = held.pop().expect("at least one tape held");
                 tape.fill(frames);
-                Some(tape)
+                Some(Lent(tape))
             }
             Event::SessionStart { .. } | Event::SessionEnd { .. } => None,
         };
@@ -196,7 +207,8 @@ mod tests {
         assert!(matches!(first.queued.event, Event::SessionEnd { session: 7, .. }));
         assert!(first.tape.is_none());
         let second = indexer.events.recv_timeout(WAIT).unwrap();
-        let tape = second.tape.expect("lines have tapes");
+        let lent = second.tape.expect("lines have tapes");
+        let tape = lent.tape();
         for (at, frame) in frames.iter().enumerate() {
             let mut alone = Vec::new();
             if frame.flags & MSG_OVERSIZE == 0 && parse_into(&frame.line, &mut alone).is_ok() {
@@ -218,7 +230,7 @@ mod tests {
         for _ in 0..TAPES + 2 {
             tx.send(messages(vec![frame("[1]", 0)])).unwrap();
         }
-        let mut held: Vec<Tape> =
+        let mut held: Vec<Lent> =
             (0..TAPES).map(|_| indexer.events.recv_timeout(WAIT).unwrap().tape.unwrap()).collect();
         // Every tape is out: the next read waits for one to come back.
         assert!(indexer.events.recv_timeout(Duration::from_millis(200)).is_err());
@@ -239,7 +251,7 @@ mod tests {
         assert!(indexer.events.recv_timeout(Duration::from_millis(200)).is_err());
         indexer.give_back(small);
         let tape = indexer.events.recv_timeout(WAIT).unwrap().tape.unwrap();
-        assert_eq!(tape.of(0).len(), BIG_READ / 2 + 2);
+        assert_eq!(tape.tape().of(0).len(), BIG_READ / 2 + 2);
         drop(tx);
     }
 
