@@ -84,7 +84,7 @@ impl CommonArgs {
 pub struct FilterArgs {
     /// Remove field F from every message (repeatable). F is a top-level name or a dotted
     /// path into nested objects: -s timenow -s status.new
-    #[arg(short, long, value_name = "F")]
+    #[arg(short, long, value_name = "F", value_parser = NonEmptyStringValueParser::new())]
     pub strip: Vec<String>,
     /// Keep only the messages whose field K has the value V (repeatable: a message is kept
     /// when any of them matches). K may be a dotted path; V compares as text, so tid=3 matches

@@ -271,7 +271,7 @@ impl Pipeline {
             tape.fill(frames);
         }
         self.deliver_with(event, &tape);
-        self.scratch = tape;
+        self.scratch = tape.recycled();
     }
 
     /// Delivers one event whose lines `tape` indexes.

@@ -64,8 +64,20 @@ impl Redact {
 
     /// Pushes onto `out` the tape positions of the values to mask in `root`.
     pub fn find(&self, root: Value<'_>, out: &mut Vec<usize>) {
+        self.find_hiding(root, |_| false, out);
+    }
+
+    /// [`Redact::find`] in `root` as it is once the entries whose key position `hidden` accepts
+    /// are removed: a field a writer leaves out no longer hides the one it shadowed (a literal
+    /// `"a.b"` key, left out, makes `a.b` the nested field, as after a strip).
+    pub(crate) fn find_hiding(
+        &self,
+        root: Value<'_>,
+        hidden: impl Fn(usize) -> bool,
+        out: &mut Vec<usize>,
+    ) {
         for field in &self.fields {
-            if let Some(value) = root.field(field) {
+            if let Some((_, value)) = root.resolve(field.as_str(), field.segments(), &hidden) {
                 out.push(value.position());
             }
         }

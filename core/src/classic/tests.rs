@@ -87,6 +87,12 @@ fn the_spy_leaves_stripped_fields_out_itself_when_no_filter_reads_them() {
         let config = config(&parse::<Spy>(&args)).unwrap();
         assert_eq!(plugins(&config), ["strip", "include", "spy"], "{args:?}");
     }
+    // An empty field name is a usage error, not a setting of a plugin the user never named.
+    let spy = Spy::try_parse_from(["ctispy", "h", "-s", ""]);
+    assert_eq!(spy.map(drop).unwrap_err().exit_code(), 2);
+    let save = Save::try_parse_from(["ctisave", "h", "c", "s", "--strip="]);
+    assert_eq!(save.map(drop).unwrap_err().exit_code(), 2);
+    assert!(Save::try_parse_from(["ctisave", "h", "c", "s", "--strip=f"]).is_ok());
     // ctisave has no printer of its own to leave fields out: strip stays a stage.
     let save = parse::<Save>(&["ctisave", "h", "c", "s", "-s", "timenow", "-i", "class=x"]);
     assert_eq!(plugins(&config(&save).unwrap()), ["strip", "include", "save"]);

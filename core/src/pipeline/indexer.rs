@@ -7,12 +7,13 @@
 //! thread's work per line shrinks by that much. The order of events is kept: session starts
 //! and ends pass through the same channel as the lines.
 //!
-//! Memory stays bounded: the tapes circulate in a fixed pool of [`TAPES`] buffers that the
-//! pipeline hands back once it has delivered a read, so at most that many reads are indexed
-//! ahead of the plugins; a read with more than [`BIG_READ`] bytes of lines (a long line
-//! completed) waits until every buffer is back, so its tape, which may be ten times the line, is
-//! the only one there is; and a buffer grown by such a read is not kept once it is handed back.
-//! The queue's byte budget keeps counting the lines until they are delivered.
+//! Memory stays bounded. The tapes circulate in a fixed pool of [`TAPES`] buffers that the
+//! pipeline hands back once it has delivered a read, and a read is indexed only while the lines
+//! of the tapes out, its own included, stay within [`AHEAD_BYTES`], or when no tape is out at
+//! all (a long line completed). A tape takes at most 10 bytes per byte of line (a 20-byte node
+//! per 2 bytes of `[0,0,…]`), so the tapes out hold at most 10 MiB, or ten times the one read
+//! they describe; a buffer grown past [`KEPT_NODES`] is freed when handed back. The queue's
+//! byte budget keeps counting the lines until they are delivered.
 
 use std::ops::Range;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -36,13 +37,16 @@ const TAPES: usize = 4;
 /// after it.
 const KEPT_NODES: usize = 64 * 1024;
 
-/// Lines of more bytes than this in one read (more than a read of the socket holds: a long line
-/// completed) are indexed only when no other tape is out.
-const BIG_READ: usize = 1024 * 1024;
+/// Bytes of lines indexed ahead of the pipeline at most, unless one read alone holds more (a
+/// long line completed), which is then indexed only when no other tape is out. Sixteen reads
+/// of the socket: the pool, not this, limits ordinary traffic.
+const AHEAD_BYTES: usize = 1024 * 1024;
 
 /// The tapes of one read's lines, in one buffer.
 #[derive(Debug, Default)]
 pub struct Tape {
+    /// Bytes of the lines it was filled for, until the indexing thread has it back.
+    bytes: usize,
     nodes: Vec<Node>,
     /// Each line's tape in `nodes`, in the order of the frames; empty when it has none (not
     /// JSON, oversize, a raw read). `u32`: a read of empty lines has one per byte.
@@ -67,9 +71,9 @@ impl Tape {
     }
 
     /// This buffer emptied for the next read, or a new one in place of one grown too big.
-    fn recycled(mut self) -> Tape {
+    pub fn recycled(mut self) -> Tape {
         if self.nodes.capacity() > KEPT_NODES || self.spans.capacity() > KEPT_NODES {
-            return Tape::default();
+            return Tape { bytes: self.bytes, ..Tape::default() };
         }
         self.nodes.clear();
         self.spans.clear();
@@ -107,12 +111,11 @@ impl Indexer {
     pub fn spawn(queue: UnboundedReceiver<Queued>, parse: bool) -> std::io::Result<Indexer> {
         let (events_tx, events) = mpsc::channel();
         let (spare, spare_rx) = mpsc::channel();
-        for _ in 0..TAPES {
-            let _ = spare.send(Tape::default());
-        }
+        let pool =
+            Pool { held: (0..TAPES).map(|_| Tape::default()).collect(), spare: spare_rx, ahead: 0 };
         let thread = std::thread::Builder::new()
             .name("indexer".into())
-            .spawn(move || index(queue, events_tx, spare_rx, parse))?;
+            .spawn(move || index(queue, events_tx, pool, parse))?;
         Ok(Indexer { events, spare, thread })
     }
 
@@ -131,26 +134,54 @@ impl Indexer {
     }
 }
 
+/// The indexing thread's side of the pool: the tapes it holds, the way they come back, and the
+/// bytes of lines of those out.
+struct Pool {
+    held: Vec<Tape>,
+    spare: Receiver<Tape>,
+    ahead: usize,
+}
+
+impl Pool {
+    /// A tape for a read of `bytes` of lines, once the reads ahead leave room for it; `None`
+    /// when the pipeline is gone.
+    fn take(&mut self, bytes: usize) -> Option<Tape> {
+        loop {
+            while let Ok(tape) = self.spare.try_recv() {
+                self.back(tape);
+            }
+            let none_out = self.held.len() == TAPES;
+            if !self.held.is_empty() && (none_out || self.ahead + bytes <= AHEAD_BYTES) {
+                break;
+            }
+            let tape = self.spare.recv().ok()?;
+            self.back(tape);
+        }
+        let mut tape = self.held.pop()?;
+        tape.bytes = bytes;
+        self.ahead += bytes;
+        Some(tape)
+    }
+
+    fn back(&mut self, tape: Tape) {
+        self.ahead -= tape.bytes;
+        self.held.push(tape);
+    }
+}
+
 fn index(
     mut queue: UnboundedReceiver<Queued>,
     events: Sender<Indexed>,
-    spare: Receiver<Tape>,
+    mut pool: Pool,
     parse: bool,
 ) {
-    // The tapes this thread holds: at most TAPES, usually one.
-    let mut held: Vec<Tape> = Vec::with_capacity(TAPES);
     while let Some(queued) = queue.blocking_recv() {
         let tape = match &queued.event {
             Event::Messages { .. } if !parse => None,
             Event::Messages { frames, .. } => {
-                let bytes: usize = frames.iter().map(|f| f.line.len()).sum();
-                let needed = if bytes > BIG_READ { TAPES } else { 1 };
-                // Waits while the tapes are ahead of the pipeline; an error: the pipeline is gone.
-                while held.len() < needed {
-                    let Ok(tape) = spare.recv() else { return };
-                    held.push(tape);
-                }
-                let mut tape = held.pop().expect("at least one tape held");
+                let bytes = frames.iter().map(|f| f.line.len()).sum();
+                // Waits while the tapes are ahead of the pipeline; `None`: the pipeline is gone.
+                let Some(mut tape) = pool.take(bytes) else { return };
                 tape.fill(frames);
                 Some(Lent(tape))
             }
@@ -240,10 +271,27 @@ mod tests {
     }
 
     #[test]
+    fn reads_are_indexed_ahead_only_within_the_bytes_allowed() {
+        // Two reads of just under AHEAD_BYTES each: the second waits for the first to be back.
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let indexer = Indexer::spawn(rx, true).unwrap();
+        let line = format!("[{}0]", "0,".repeat(AHEAD_BYTES / 2 - 2));
+        assert!(line.len() <= AHEAD_BYTES);
+        for _ in 0..2 {
+            tx.send(messages(vec![frame(&line, 0)])).unwrap();
+        }
+        let first = indexer.events.recv_timeout(WAIT).unwrap().tape.unwrap();
+        assert!(indexer.events.recv_timeout(Duration::from_millis(200)).is_err());
+        indexer.give_back(first);
+        assert!(indexer.events.recv_timeout(WAIT).unwrap().tape.is_some());
+        drop(tx);
+    }
+
+    #[test]
     fn a_big_read_waits_until_its_tape_is_the_only_one_out() {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let indexer = Indexer::spawn(rx, true).unwrap();
-        let big = format!("[{}1]", "1,".repeat(BIG_READ / 2));
+        let big = format!("[{}1]", "1,".repeat(AHEAD_BYTES / 2));
         tx.send(messages(vec![frame("[1]", 0)])).unwrap();
         tx.send(messages(vec![frame(&big, 0)])).unwrap();
         let small = indexer.events.recv_timeout(WAIT).unwrap().tape.unwrap();
@@ -251,7 +299,7 @@ mod tests {
         assert!(indexer.events.recv_timeout(Duration::from_millis(200)).is_err());
         indexer.give_back(small);
         let tape = indexer.events.recv_timeout(WAIT).unwrap().tape.unwrap();
-        assert_eq!(tape.tape().of(0).len(), BIG_READ / 2 + 2);
+        assert_eq!(tape.tape().of(0).len(), AHEAD_BYTES / 2 + 2);
         drop(tx);
     }
 

@@ -215,7 +215,8 @@ impl Writer {
         out: &mut Vec<u8>,
     ) -> usize {
         let count = if omit.is_empty() { 0 } else { self.find_omitted(value, omit) };
-        redact.find(value, &mut self.masked);
+        let omitted = &self.omitted;
+        redact.find_hiding(value, |k| omitted.contains(&k), &mut self.masked);
         let format = if pretty { Format::Pretty } else { Format::Python };
         self.write(value, Layout { format, sorted: true }, out);
         self.masked.clear();
@@ -627,7 +628,8 @@ mod tests {
     #[test]
     fn leaving_fields_out_shows_what_stripping_them_first_shows() {
         let line = r#"{"a":1,"s":{"x":1,"new":2,"y":3},"s.x":0,"b":"\u00e9","a":5,"password":"p"}"#;
-        let redact = Redact::try_from(vec!["password".to_owned()]).unwrap();
+        let redact = ["password", "s.x"].map(String::from).to_vec();
+        let redact = Redact::try_from(redact).unwrap();
         for names in [&["a"][..], &["s.new"], &["s.x", "s.x"], &["nope"], &["s", "password"]] {
             let fields: Vec<_> =
                 names.iter().map(|n| FieldPath::parse(n, "fields").unwrap()).collect();

@@ -23,6 +23,7 @@ pub struct Config {
     /// `strip` entry before the spy removes them, at a fraction of the cost: the message is
     /// not rewritten and indexed again first. Only what is printed changes; later plugins
     /// still see the whole message. `ctispy --strip` uses it when it can (see `classic::spy`).
+    /// Refused with `raw`, which prints the bytes as they came.
     pub strip: Vec<String>,
 }
 

@@ -63,6 +63,14 @@ impl Plugin for Spy {
 
     fn new(config: Config, host: Host) -> Result<Self, ConfigError> {
         let strip = FieldPath::parse_all(&config.strip, "strip")?;
+        if config.raw && !strip.is_empty() {
+            // Raw printing shows the bytes as they came; a strip stage before the spy is what
+            // rewrites them.
+            return Err(ConfigError::at(
+                "strip",
+                "has no effect with raw = true (lines are printed as they came); put a strip entry before the spy instead",
+            ));
+        }
         Ok(Spy {
             color: config.color.enabled(host.output_is_terminal()),
             client: config.client,

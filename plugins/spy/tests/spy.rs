@@ -293,4 +293,20 @@ fn strip_leaves_fields_out_of_what_is_printed_only() {
         panic!("expected a config error");
     };
     assert_eq!(err.path, "strip[1]");
+    // Raw printing would show the fields anyway: refused rather than silently ignored.
+    let Err(CreateError::Config(err)) = Harness::<Spy>::new("raw = true\nstrip = [\"timenow\"]")
+    else {
+        panic!("expected a config error");
+    };
+    assert_eq!(err.path, "strip");
+    assert!(err.message.contains("raw = true"), "{err}");
+}
+
+#[test]
+fn strip_and_redact_of_the_same_dotted_field_mask_what_a_strip_stage_would() {
+    // strip removes the literal "auth.token" key; redact then finds the nested auth.token.
+    let redact = r#"redact = ["auth.token"]"#;
+    let mut h = spy(&format!("{redact}\nstrip = [\"auth.token\"]"));
+    let out = print_client(&mut h, r#"{"auth.token":"old","auth":{"token":"SECRET"}}"#);
+    assert!(out.ends_with("{\"auth\": {\"token\": \"***\"}}\n"), "{out}");
 }
