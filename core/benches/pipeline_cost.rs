@@ -98,8 +98,7 @@ fn parse(lines: &[Bytes]) {
     let mut nodes = Vec::new();
     let start = Instant::now();
     for line in lines {
-        nodes.clear();
-        let _ = ctiproxy_plugin_api::index::parse_append(line, &mut nodes);
+        let _ = ctiproxy_plugin_api::index::parse_into(line, &mut nodes);
     }
     report("parse", start.elapsed(), lines.len());
 }
