@@ -34,10 +34,6 @@ use crate::metrics::pipeline::StageFaults;
 use crate::metrics::queue::QueueProbe;
 use crate::metrics::Metrics;
 
-/// The tape of a replacement line is reused for the next one unless it grew past this many
-/// nodes (1.25 MiB).
-const REPLACEMENT_NODES_KEPT: usize = 64 * 1024;
-
 /// How often plugins get a tick.
 pub const TICK: Duration = Duration::from_secs(1);
 
@@ -358,7 +354,7 @@ impl Pipeline {
             }
         }
         // A huge replacement's tape is not kept for every line after it.
-        if nodes.capacity() > REPLACEMENT_NODES_KEPT {
+        if nodes.capacity() > indexer::KEPT_NODES {
             *nodes = Vec::new();
         }
     }

@@ -34,8 +34,8 @@ const TAPES: usize = 4;
 
 /// A tape buffer holding more nodes than this (a 1.25 MiB buffer, grown by an unusually big
 /// read) or more lines than this is freed when handed back, rather than kept for every read
-/// after it.
-const KEPT_NODES: usize = 64 * 1024;
+/// after it; the pipeline thread's tape of a replacement line too.
+pub const KEPT_NODES: usize = 64 * 1024;
 
 /// Bytes of lines indexed ahead of the pipeline at most, unless one read alone holds more (a
 /// long line completed), which is then indexed only when no other tape is out. Sixteen reads
