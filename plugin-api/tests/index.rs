@@ -327,6 +327,14 @@ fn names(json: &Json) -> Vec<String> {
 }
 
 fn check_paths(root: Value<'_>, json: &Json) -> Result<(), TestCaseError> {
+    let keys: Vec<String> =
+        json.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    for pair in keys.chunks(2) {
+        let (first, second) = (&pair[0], pair.last().unwrap());
+        let [a, b] = root.get_many([first.as_str(), second.as_str()]);
+        prop_assert_eq!(a.map(|v| v.position()), root.get(first).map(|v| v.position()));
+        prop_assert_eq!(b.map(|v| v.position()), root.get(second).map(|v| v.position()));
+    }
     for name in names(json) {
         let field = FieldPath::parse(&name, "test").unwrap();
         let ours = root.path(&name);

@@ -144,27 +144,45 @@ impl<'a> Value<'a> {
     /// An object's last entry for `key`: the key (whose position identifies the entry) and the
     /// value.
     pub fn entry(&self, key: &str) -> Option<(Value<'a>, Value<'a>)> {
+        let [found] = self.key_positions([key]);
+        found.map(|at| (self.at(at), self.at(at + 1)))
+    }
+
+    /// An object's values for several keys in one pass over its entries: what `get` returns
+    /// for each, for a reader that needs a few fields of every message (a class and an id).
+    pub fn get_many<const N: usize>(&self, keys: [&str; N]) -> [Option<Value<'a>>; N] {
+        self.key_positions(keys).map(|found| found.map(|at| self.at(at + 1)))
+    }
+
+    /// Where each key's last entry is, in one tight loop over the tape: every message pays a
+    /// few of these look-ups (class, the filters' fields, redaction).
+    fn key_positions<const N: usize>(&self, keys: [&str; N]) -> [Option<usize>; N] {
+        let mut found = [None; N];
         if self.kind() != Kind::Object {
-            return None;
+            return found;
         }
-        // What `entries().filter(..).last()` finds, in a tight loop over the tape: every
-        // message pays a few of these look-ups (class, the filters' fields, redaction).
         let nodes = self.index.nodes;
+        let line = self.index.line;
         let end = (self.node().next as usize).min(nodes.len());
-        // A key without escapes is this long with its quotes: a cheap test before the bytes.
-        let quoted = key.len() + 2;
-        let mut found = None;
         let mut at = self.at + 1;
         while at + 1 < end {
             let node = &nodes[at];
             let length = node.end.wrapping_sub(node.start) as usize;
-            if (length == quoted || node.is_escaped()) && self.at(at).key_equals(key) {
-                found = Some(at);
+            let first = line.get(node.start as usize + 1);
+            for (key, slot) in keys.iter().zip(&mut found) {
+                // A key without escapes is this long with its quotes and starts with the same
+                // byte: cheap tests before comparing the bytes (most keys fail one of them).
+                let plausible = node.is_escaped()
+                    || (length == key.len() + 2
+                        && (key.is_empty() || first == key.as_bytes().first()));
+                if plausible && self.at(at).key_equals(key) {
+                    *slot = Some(at);
+                }
             }
             // A malformed foreign tape must not loop forever: always move forward.
             at = (nodes[at + 1].next as usize).max(at + 2);
         }
-        found.map(|at| (self.at(at), self.at(at + 1)))
+        found
     }
 
     /// A field by name, as [`FieldPath`] reads it: `status.new` walks nested objects, but a
@@ -339,6 +357,25 @@ mod tests {
             assert!(root.path("class.x").is_none() && root.path("status.old").is_none());
             let field = FieldPath::parse("status.new", "test").unwrap();
             assert_eq!(root.field(&field).unwrap().raw(), br#""2""#);
+        });
+    }
+
+    #[test]
+    fn looks_up_several_keys_in_one_pass_as_get_does() {
+        let line = br#"{"": 0, "class": "a", "clasS": 1, "cl\u0061ss": "b", "dup": 1, "dup": 2}"#;
+        let mut nodes = Vec::new();
+        let root = Index::parse(line, &mut nodes).unwrap().root();
+        let keys = ["class", "", "dup", "missing", "clasS", "c"];
+        let many = root.get_many(keys);
+        for (key, found) in keys.iter().zip(many) {
+            assert_eq!(found.map(|v| v.raw()), root.get(key).map(|v| v.raw()), "{key:?}");
+        }
+        assert_eq!(many[0].unwrap().raw(), br#""b""#, "an escaped duplicate is the last one");
+        assert_eq!(many[2].unwrap().raw(), b"2");
+        assert!(many[3].is_none());
+        with_root(|root| {
+            let [class, dup] = root.get("tid").unwrap().get_many(["class", "dup"]);
+            assert!(class.is_none() && dup.is_none(), "a number has no keys");
         });
     }
 

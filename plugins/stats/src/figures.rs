@@ -39,8 +39,8 @@ pub struct Figures {
 }
 
 impl Figures {
-    /// Counts one message.
-    pub fn count_message(&mut self, message: &Message<'_>) {
+    /// Counts one message whose `class` (a string) is `class`.
+    pub fn count_message(&mut self, message: &Message<'_>, class: Option<&str>) {
         let d = index(message.direction());
         self.msgs[d] += 1;
         // A line lost its `\n` on the way here; a raw read or a final tail never had one.
@@ -48,7 +48,7 @@ impl Figures {
         self.bytes[d] += message.len() + u64::from(newline);
         self.reads[d] += u64::from(message.is_raw());
         self.oversize += u64::from(message.is_oversize());
-        self.count_class(class_key(message), d);
+        self.count_class(class_key(message, class), d);
         self.stretch(message.timestamp_micros());
     }
 
@@ -116,12 +116,12 @@ impl Figures {
 }
 
 /// The name a message is counted under.
-fn class_key<'m>(message: &'m Message<'_>) -> &'m str {
+fn class_key<'m>(message: &Message<'_>, class: Option<&'m str>) -> &'m str {
     if message.is_oversize() {
         return "(oversize)";
     }
     match message.root() {
         None => "(not json)",
-        Some(_) => message.class().unwrap_or("(no class)"),
+        Some(_) => class.unwrap_or("(no class)"),
     }
 }

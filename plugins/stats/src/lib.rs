@@ -24,7 +24,7 @@ use ctiproxy_plugin_api::{
 
 pub use config::{Config, OutputFormat, Show};
 use figures::Figures;
-use latency::{id_text, Pending};
+use latency::{class_text, id_text, Pending};
 use report::{Report, Scope};
 
 /// The maps every message looks up (its session, its class): a hash map with foldhash's seeded
@@ -66,23 +66,30 @@ impl Stats {
         })
     }
 
-    fn track_latency(&mut self, message: &Message<'_>) {
-        let Some(json) = message.root() else {
+    /// Counts a message and pairs requests with replies, from one pass over its top-level keys
+    /// (its class and its `commandid` or `replyid`).
+    fn count(&mut self, message: &Message<'_>) {
+        let id_key = match message.direction() {
+            Direction::ClientToServer => "commandid",
+            Direction::ServerToClient => "replyid",
+        };
+        let [class, id] = match message.root() {
+            Some(json) => json.get_many(["class", id_key]),
+            None => [None, None],
+        };
+        let class = class.and_then(class_text);
+        let session = message.session_id();
+        self.session(session).figures.count_message(message, class.as_deref());
+        let Some(id) = id.and_then(id_text) else {
             return;
         };
-        let session = message.session_id();
         let ts = message.timestamp_micros();
         match message.direction() {
             Direction::ClientToServer => {
-                if let Some(id) = json.get("commandid").and_then(id_text) {
-                    let class = message.class().unwrap_or("(no class)");
-                    self.pending.insert(session, id, ts, class);
-                }
+                let class = class.as_deref().unwrap_or("(no class)");
+                self.pending.insert(session, id, ts, class);
             }
             Direction::ServerToClient => {
-                let Some(id) = json.get("replyid").and_then(id_text) else {
-                    return;
-                };
                 if let Some((class, sent)) = self.pending.take(session, id) {
                     self.session(session).figures.latency.record(&class, ts - sent);
                 }
@@ -140,8 +147,7 @@ impl Plugin for Stats {
 
     fn on_message(&mut self, message: &Message<'_>) -> Verdict {
         self.now_us = self.now_us.max(message.timestamp_micros());
-        self.session(message.session_id()).figures.count_message(message);
-        self.track_latency(message);
+        self.count(message);
         Verdict::Pass
     }
 
