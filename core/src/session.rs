@@ -651,7 +651,9 @@ impl Pump {
         if let Some(metrics) = &self.ctx.metrics {
             metrics.direction(self.direction).framed(frames);
         }
-        let frames = std::mem::take(frames);
+        // The next read likely frames as many lines: room for them now, not a doubling
+        // reallocation (and copy) every few lines.
+        let frames = std::mem::replace(frames, Vec::with_capacity(frames.len()));
         Some(Event::Messages { session: self.id, direction: self.direction, ts, frames })
     }
 

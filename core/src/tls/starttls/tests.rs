@@ -79,3 +79,20 @@ fn a_refusal_or_an_overlong_line_is_not_a_confirmation() {
     assert_eq!(server.scan(b"{\"class\":\"starttls\",\"starttls\":false}\n", &n), Seen::Nothing);
     assert!(n.settled());
 }
+
+#[test]
+fn lines_passed_over_while_the_other_side_speaks_keep_the_next_line_whole() {
+    let (n, mut client, mut server) = watches();
+    // Client bytes before the offer are not read, but the line they start is finished later.
+    assert_eq!(client.scan(b"{\"class\":\"x\"}\n{\"class\":\"star", &n), Seen::Nothing);
+    server.scan(OFFER, &n);
+    // Server lines while the client has not answered: passed over, the last one unfinished.
+    assert_eq!(server.scan(b"{\"class\":\"getlist\"}\n{\"a\":1}", &n), Seen::Nothing);
+    assert_eq!(client.scan(b"ttls\",\"status\":true}\n", &n), Seen::Nothing);
+    assert!(!n.settled(), "the client's split acceptance was read whole");
+    // The unfinished server line ends first: what ends it is not a confirmation on its own.
+    let mut read = CONFIRM.to_vec();
+    read.extend_from_slice(CONFIRM);
+    assert_eq!(server.scan(&read, &n), Seen::Switch { at: read.len() });
+    assert!(n.settled());
+}
