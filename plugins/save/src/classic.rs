@@ -6,7 +6,6 @@ use ctiproxy_plugin_api::{ConfigError, Direction, Host, Message};
 use crate::sink::Sink;
 use crate::target::Target;
 use crate::Store;
-use std::io::Write;
 
 use ctiproxy_plugin_api::body::{Body, BodyStyle};
 use ctiproxy_plugin_api::redact::Redact;
@@ -19,8 +18,6 @@ pub struct Classic {
     client: Sink,
     server: Sink,
     renderer: Body,
-    /// One message rendered, reused from message to message.
-    buf: Vec<u8>,
 }
 
 impl Classic {
@@ -35,7 +32,6 @@ impl Classic {
             client: Sink::open(client, host.clone())?,
             server: Sink::open(server, host.clone())?,
             renderer: Body::redacting(redact),
-            buf: Vec::with_capacity(4096),
         })
     }
 }
@@ -46,10 +42,12 @@ impl Store for Classic {
             Direction::ClientToServer => &mut self.client,
             Direction::ServerToClient => &mut self.server,
         };
-        self.buf.clear();
-        self.renderer.write(&mut self.buf, message, STYLE);
-        let rendered = &self.buf;
-        sink.write(|out| out.write_all(rendered));
+        // Rendered straight into the file's buffer: no copy of its own.
+        let renderer = &mut self.renderer;
+        sink.write(|out| {
+            renderer.write(out, message, STYLE);
+            Ok(())
+        });
     }
 
     fn flush(&mut self) {

@@ -82,6 +82,22 @@ fn buffered_writes_reach_the_file_on_each_tick() {
 }
 
 #[test]
+fn a_capture_past_the_buffer_arrives_whole_in_order_even_without_a_last_flush() {
+    let files = classic_files();
+    let mut h = classic(&files, "");
+    h.start_session();
+    // About 300 KiB: several buffers handed to the writing thread, and a last one still held.
+    let expected: String = (0..10_000)
+        .map(|n| {
+            h.client(&format!(r#"{{"class": "x", "n": {n}}}"#));
+            format!("{{\n    \"class\": \"x\",\n    \"n\": {n}\n}}\n")
+        })
+        .collect();
+    drop(h);
+    assert_eq!(read(&files.client), expected);
+}
+
+#[test]
 fn files_are_truncated_unless_append_is_set() {
     let files = classic_files();
     fs::write(&files.client, "before\n").unwrap();
