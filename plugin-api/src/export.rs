@@ -129,10 +129,10 @@ fn dispatch<P: Plugin>(plugin: &mut P, event: &Event<'_>) -> Verdict {
             };
             // SAFETY: the line and its tape are lent for this call.
             let (line, index) = unsafe { (event.line.as_bytes(), event.index.as_slice()) };
-            let msg =
-                Message::new(event.session_id, direction, event.ts_unix_micros, line, event.flags)
-                    .with_full_len(event.line_len)
-                    .with_index(index);
+            let mut msg =
+                Message::new(event.session_id, direction, event.ts_unix_micros, line, event.flags);
+            // Set in place: the builders move the message, and each move of it was a memcpy.
+            msg.lend(index, event.line_len);
             plugin.on_message(&msg)
         }
         abi::EVENT_SESSION_START => {
