@@ -59,10 +59,16 @@ impl Background {
                 spare = Some(self.take_back(back, outcomes));
             }
         }
+        let huge = buffer.len() > KEEP_GROWN * self.capacity;
         match self.jobs.as_ref().map(|jobs| jobs.send(buffer)) {
             Some(Ok(())) => self.out += 1,
             // The thread is gone (it panicked): the bytes cannot be written.
             _ => outcomes.push(Err(io::Error::other("the file's writing thread stopped"))),
+        }
+        if huge {
+            // A huge message (up to twice max_line_bytes rendered) is written before the next
+            // one is rendered: never two of them in memory at once.
+            self.wait(outcomes);
         }
         spare.unwrap_or_else(|| Vec::with_capacity(self.capacity))
     }
@@ -207,6 +213,17 @@ mod tests {
         assert_eq!(failed, [false, true, true, false]);
         // Eight bytes were kept while failing ("two thre"): the rest of "three " was lost.
         assert_eq!(&*file.written.lock().unwrap(), b"one two threfour");
+    }
+
+    #[test]
+    fn a_huge_buffer_is_written_before_send_returns() {
+        let file = Flaky::default();
+        let mut background = Background::spawn(Box::new(file.clone()), 8).unwrap();
+        let mut outcomes = Vec::new();
+        drop(background.send(vec![b'x'; 8 * KEEP_GROWN + 1], &mut outcomes));
+        assert_eq!(background.out, 0);
+        assert_eq!(file.written.lock().unwrap().len(), 8 * KEEP_GROWN + 1);
+        assert!(matches!(outcomes[..], [Ok(())]));
     }
 
     #[test]
