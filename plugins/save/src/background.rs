@@ -63,7 +63,7 @@ impl Background {
         match self.jobs.as_ref().map(|jobs| jobs.send(buffer)) {
             Some(Ok(())) => self.out += 1,
             // The thread is gone (it panicked): the bytes cannot be written.
-            _ => outcomes.push(Err(io::Error::other("the file's writing thread stopped"))),
+            _ => outcomes.push(Err(stopped())),
         }
         if huge {
             // A huge message (up to twice max_line_bytes rendered) is written before the next
@@ -80,7 +80,7 @@ impl Background {
                 Ok(back) => drop(self.take_back(back, outcomes)),
                 Err(_) => {
                     self.out = 0;
-                    outcomes.push(Err(io::Error::other("the file's writing thread stopped")));
+                    outcomes.push(Err(stopped()));
                 }
             }
         }
@@ -160,11 +160,31 @@ fn write_out(file: &mut dyn Write, bytes: &[u8]) -> (usize, io::Result<()>) {
     (written, Ok(()))
 }
 
-/// Keeps `bytes` for another try, up to `capacity` bytes in all: beyond, they are lost, as a
-/// full `BufWriter` refuses them.
+/// Keeps `bytes`, a buffer's unwritten part, for another try: whole or not at all, so that
+/// what is kept always ends where a message ends and the file never gets half a message. The
+/// remainder of a partly written buffer is always kept (the file must go on where it stopped);
+/// other buffers only while everything kept stays within `capacity` bytes, as a full
+/// `BufWriter` refuses what does not fit.
 fn keep(kept: &mut Vec<u8>, bytes: &[u8], capacity: usize) {
-    let room = capacity.saturating_sub(kept.len());
-    kept.extend_from_slice(&bytes[..room.min(bytes.len())]);
+    if kept.is_empty() || kept.len() + bytes.len() <= capacity {
+        kept.extend_from_slice(bytes);
+    }
+}
+
+/// The error a write gets once the writing thread is gone (it panicked).
+#[derive(Debug)]
+struct WriterStopped;
+
+impl std::fmt::Display for WriterStopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the file's writing thread stopped")
+    }
+}
+
+impl std::error::Error for WriterStopped {}
+
+fn stopped() -> io::Error {
+    io::Error::new(io::ErrorKind::BrokenPipe, WriterStopped)
 }
 
 #[cfg(test)]
@@ -211,8 +231,30 @@ mod tests {
         write(b"four", &mut outcomes);
         let failed: Vec<bool> = outcomes.iter().map(Result::is_err).collect();
         assert_eq!(failed, [false, true, true, false]);
-        // Eight bytes were kept while failing ("two thre"): the rest of "three " was lost.
-        assert_eq!(&*file.written.lock().unwrap(), b"one two threfour");
+        // "two " was kept while failing; "three " did not fit beside it and was lost whole.
+        assert_eq!(&*file.written.lock().unwrap(), b"one two four");
+    }
+
+    #[test]
+    fn a_recovered_file_never_gets_half_a_message() {
+        let file = Flaky::default();
+        let mut background = Background::spawn(Box::new(file.clone()), 64).unwrap();
+        let mut outcomes = Vec::new();
+        let record = b"{\"class\":\"x\",\"n\":123456}\n";
+        // A buffer is handed over once it holds at least the capacity: usually a bit more.
+        let full: Vec<u8> = record.iter().copied().cycle().take(record.len() * 3).collect();
+        *file.failing.lock().unwrap() = true;
+        drop(background.send(full.clone(), &mut outcomes));
+        drop(background.send(full.clone(), &mut outcomes));
+        background.wait(&mut outcomes);
+        *file.failing.lock().unwrap() = false;
+        drop(background.send(b"{\"class\":\"after\"}\n".to_vec(), &mut outcomes));
+        background.wait(&mut outcomes);
+        let written = String::from_utf8(file.written.lock().unwrap().clone()).unwrap();
+        for line in written.lines() {
+            assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "torn: {line}");
+        }
+        assert_eq!(written.lines().count(), 4, "the first buffer kept whole, then the last");
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! Files are opened when the pipeline is built, so a bad path is a configuration error; a file
 //! is locked before it is truncated, so a capture another process is writing is never
 //! destroyed. Writes are buffered, written by a thread of each file's own, and flushed about
-//! every second, at each session end and at shutdown. A write error is logged once per episode and counted (`write_errors`); it never
-//! stops the proxy.
+//! every second, at each session end and at shutdown. A write error is logged once per
+//! episode and counted (`write_errors`); it never stops the proxy.
 //! Secret fields (`redact`, default `["password"]`) are saved as `"***"` in both formats, and
 //! files get mode `0600` (`mode`). README.md specifies both formats.
 
