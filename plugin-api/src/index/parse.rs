@@ -156,6 +156,13 @@ impl Parser<'_, '_> {
                     _ => self.value(depth_left)?,
                 }
                 count += 1;
+                // Python's separator, `, ` before the next key or item: one step.
+                if let Some(&[b',', b' ', next]) = self.line.get(self.pos..self.pos + 3) {
+                    if !is_blank(next) {
+                        self.pos += 2;
+                        continue;
+                    }
+                }
                 self.skip_whitespace();
                 match self.peek() {
                     Some(b',') => {
@@ -183,6 +190,13 @@ impl Parser<'_, '_> {
             Some(b'"') => self.string(KIND_KEY)?,
             Some(_) => return Err(self.error(Reason::KeyMustBeString)),
             None => return Err(self.error(Reason::Eof)),
+        }
+        // Python's separator, `: ` before the value: one step.
+        if let Some(&[b':', b' ', next]) = self.line.get(self.pos..self.pos + 3) {
+            if !is_blank(next) {
+                self.pos += 2;
+                return Ok(());
+            }
         }
         self.skip_whitespace();
         match self.peek() {
@@ -377,7 +391,7 @@ impl Parser<'_, '_> {
     #[inline(always)]
     fn skip_whitespace(&mut self) {
         // A plain loop: compact JSON has no blanks, and this runs several times per token.
-        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.line.get(self.pos) {
+        while self.line.get(self.pos).copied().is_some_and(is_blank) {
             self.pos += 1;
         }
     }
@@ -389,6 +403,11 @@ impl Parser<'_, '_> {
     fn error(&self, reason: Reason) -> ParseError {
         ParseError { offset: self.pos, reason }
     }
+}
+
+/// JSON whitespace.
+fn is_blank(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\n' | b'\t' | b'\r')
 }
 
 #[cfg(test)]
@@ -490,6 +509,22 @@ mod tests {
         }
         assert!(parse_into(b"\"\xff\"", &mut Vec::new()).is_err());
         assert!(serde_json::from_slice::<serde_json::Value>(b"\"\xff\"").is_err());
+    }
+
+    #[test]
+    fn python_separators_take_the_short_path_with_the_same_errors() {
+        let error = |text: &str| parse_into(text.as_bytes(), &mut Vec::new()).unwrap_err();
+        let at = |offset, reason| ParseError { offset, reason };
+        assert_eq!(error(r#"{"a": 1, }"#), at(9, Reason::KeyMustBeString));
+        assert_eq!(error("[1, ]"), at(4, Reason::ExpectedValue));
+        assert_eq!(error(r#"{"a": }"#), at(6, Reason::ExpectedValue));
+        assert_eq!(error(r#"{"a": 1, 2}"#), at(9, Reason::KeyMustBeString));
+        assert_eq!(error("[1, "), at(4, Reason::Eof));
+        for text in
+            [r#"{"a":  1,  "b": [1,  2]}"#, "{\"a\": \n1, \t\"b\": 2}", r#"[1, "x", {"k": "v"}]"#]
+        {
+            assert!(accepts(text), "{text}");
+        }
     }
 
     #[test]
