@@ -222,6 +222,14 @@ mod tests {
 
     const WAIT: Duration = Duration::from_secs(10);
 
+    /// Asserts that the next read stays unindexed while `out` is out and is indexed once it is
+    /// given back; returns its tape.
+    fn held_back_until_given(indexer: &Indexer, out: Lent) -> Lent {
+        assert!(indexer.events.recv_timeout(Duration::from_millis(200)).is_err());
+        indexer.give_back(out);
+        indexer.events.recv_timeout(WAIT).unwrap().tape.expect("the read, indexed")
+    }
+
     #[test]
     fn events_keep_their_order_and_each_line_gets_its_own_tape() {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -264,9 +272,7 @@ mod tests {
         let mut held: Vec<Lent> =
             (0..TAPES).map(|_| indexer.events.recv_timeout(WAIT).unwrap().tape.unwrap()).collect();
         // Every tape is out: the next read waits for one to come back.
-        assert!(indexer.events.recv_timeout(Duration::from_millis(200)).is_err());
-        indexer.give_back(held.pop().unwrap());
-        assert!(indexer.events.recv_timeout(WAIT).unwrap().tape.is_some());
+        held_back_until_given(&indexer, held.pop().unwrap());
         drop(tx);
     }
 
@@ -281,9 +287,7 @@ mod tests {
             tx.send(messages(vec![frame(&line, 0)])).unwrap();
         }
         let first = indexer.events.recv_timeout(WAIT).unwrap().tape.unwrap();
-        assert!(indexer.events.recv_timeout(Duration::from_millis(200)).is_err());
-        indexer.give_back(first);
-        assert!(indexer.events.recv_timeout(WAIT).unwrap().tape.is_some());
+        held_back_until_given(&indexer, first);
         drop(tx);
     }
 
@@ -296,9 +300,7 @@ mod tests {
         tx.send(messages(vec![frame(&big, 0)])).unwrap();
         let small = indexer.events.recv_timeout(WAIT).unwrap().tape.unwrap();
         // One tape is out: the big read is not indexed while the pipeline holds it.
-        assert!(indexer.events.recv_timeout(Duration::from_millis(200)).is_err());
-        indexer.give_back(small);
-        let tape = indexer.events.recv_timeout(WAIT).unwrap().tape.unwrap();
+        let tape = held_back_until_given(&indexer, small);
         assert_eq!(tape.tape().of(0).len(), AHEAD_BYTES / 2 + 2);
         drop(tx);
     }
