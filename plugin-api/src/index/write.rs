@@ -434,7 +434,18 @@ impl Writer {
         };
         // Keys often come in order already (senders that sort, the spy's own output saved).
         if !entries.windows(2).all(|pair| order(&pair[0], &pair[1]).is_lt()) {
-            entries.sort_unstable_by(order);
+            // By prefix first, one integer comparison; then each run of entries sharing their
+            // first 8 bytes (rare: repeated keys, long common stems) in the full order.
+            entries.sort_unstable_by_key(|e| e.prefix);
+            let mut start = 0;
+            while start < entries.len() {
+                let prefix = entries[start].prefix;
+                let run = entries[start..].iter().take_while(|e| e.prefix == prefix).count();
+                if run > 1 {
+                    entries[start..start + run].sort_unstable_by(order);
+                }
+                start += run;
+            }
         }
         if sorted {
             return;
@@ -517,6 +528,7 @@ mod tests {
             r#"{"dup":1,"x":null,"dup":{"b":false,"a":"2","b":[3]},"\u0064up":"last"}"#,
             r#"{"é":1,"z":2,"E":3,"":4,"a\u0000":5,"a":6}"#,
             r#"{"abcdefghij":1,"abcdefghi":2,"abcdefgh":3,"abcdefgh\u0000":4,"abcdefghi":5}"#,
+            r#"{"stemstemB":1,"zz":2,"stemstemA":3,"a":4,"stemstem":5,"stemstemA":6,"b":{"x":7}}"#,
             r#"{"a":1,"b":2,"c":{"d":3,"e":4},"c":5}"#,
             r#"["x", 1, {"b": 2, "a": 1}, [true, false, null]]"#,
             r#""just a string""#,
