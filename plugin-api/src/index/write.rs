@@ -125,10 +125,13 @@ impl Format {
     fn separate(self, first: bool, depth: usize, out: &mut Vec<u8>) {
         match (self, first) {
             (Format::Pretty, true) => newline_indent(depth, out),
-            (Format::Pretty, false) => {
-                out.push(b',');
-                newline_indent(depth, out);
-            }
+            (Format::Pretty, false) => match COMMA_NEWLINE_INDENT.get(..2 + 4 * depth) {
+                Some(run) => out.extend_from_slice(run),
+                None => {
+                    out.push(b',');
+                    deep_newline_indent(depth, out);
+                }
+            },
             (_, true) => {}
             (Format::Python, false) => out.extend_from_slice(b", "),
             (Format::Serde, false) => out.push(b','),
@@ -156,6 +159,11 @@ impl Format {
 /// A newline and 16 levels of indentation: most lines start with one copy from here.
 const NEWLINE_INDENT: &[u8; 65] =
     b"\n                                                                ";
+
+/// The same after the comma that ends an entry: one copy for the comma and the next line's
+/// indentation.
+const COMMA_NEWLINE_INDENT: &[u8; 66] =
+    b",\n                                                                ";
 
 /// A newline and `depth` levels of 4 spaces.
 #[inline(always)]
