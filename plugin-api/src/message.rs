@@ -111,13 +111,17 @@ impl<'a> Message<'a> {
     /// What the host hands over with a line, set in place: its tape and its full length.
     pub(crate) fn lend(&mut self, nodes: &'a [Node], line_len: u64) {
         self.lent = Some(nodes);
-        self.line_len = line_len.max(self.line.len() as u64);
+        self.set_full_len(line_len);
     }
 
     /// Sets the full length of an oversize line whose `bytes()` are only a preview.
     pub fn with_full_len(mut self, line_len: u64) -> Self {
-        self.line_len = line_len.max(self.line.len() as u64);
+        self.set_full_len(line_len);
         self
+    }
+
+    fn set_full_len(&mut self, line_len: u64) {
+        self.line_len = line_len.max(self.line.len() as u64);
     }
 
     /// The session this message belongs to.

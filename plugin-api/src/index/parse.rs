@@ -156,12 +156,8 @@ impl Parser<'_, '_> {
                     _ => self.value(depth_left)?,
                 }
                 count += 1;
-                // Python's separator, `, ` before the next key or item: one step.
-                if let Some(&[b',', b' ', next]) = self.line.get(self.pos..self.pos + 3) {
-                    if !is_blank(next) {
-                        self.pos += 2;
-                        continue;
-                    }
+                if self.python_separator(b',') {
+                    continue;
                 }
                 self.skip_whitespace();
                 match self.peek() {
@@ -191,12 +187,8 @@ impl Parser<'_, '_> {
             Some(_) => return Err(self.error(Reason::KeyMustBeString)),
             None => return Err(self.error(Reason::Eof)),
         }
-        // Python's separator, `: ` before the value: one step.
-        if let Some(&[b':', b' ', next]) = self.line.get(self.pos..self.pos + 3) {
-            if !is_blank(next) {
-                self.pos += 2;
-                return Ok(());
-            }
+        if self.python_separator(b':') {
+            return Ok(());
         }
         self.skip_whitespace();
         match self.peek() {
@@ -386,6 +378,20 @@ impl Parser<'_, '_> {
             reserved: [0; 2],
         });
         at
+    }
+
+    /// Moves past `separator` and one space when a token follows, as Python's `json.dumps`
+    /// separates (`", "`, `": "`): one step instead of blanks, separator, blanks. False, moving
+    /// nothing, for any other spacing.
+    #[inline(always)]
+    fn python_separator(&mut self, separator: u8) -> bool {
+        match self.line.get(self.pos..self.pos + 3) {
+            Some(&[s, b' ', next]) if s == separator && !is_blank(next) => {
+                self.pos += 2;
+                true
+            }
+            _ => false,
+        }
     }
 
     #[inline(always)]

@@ -156,14 +156,11 @@ impl Format {
     }
 }
 
-/// A newline and 16 levels of indentation: most lines start with one copy from here.
-const NEWLINE_INDENT: &[u8; 65] =
-    b"\n                                                                ";
-
-/// The same after the comma that ends an entry: one copy for the comma and the next line's
-/// indentation.
+/// A comma, a newline and 16 levels of indentation: most lines start with one copy from here,
+/// with the comma that ends the entry before them or without it ([`NEWLINE_INDENT`]).
 const COMMA_NEWLINE_INDENT: &[u8; 66] =
     b",\n                                                                ";
+const NEWLINE_INDENT: &[u8] = COMMA_NEWLINE_INDENT.split_first().unwrap().1;
 
 /// A newline and `depth` levels of 4 spaces.
 #[inline(always)]

@@ -5,9 +5,10 @@
 //! The pipeline thread fills a buffer and hands it over when it is full or at a flush; this
 //! thread writes the buffers in order and hands each one back, emptied, with the outcome. At
 //! most [`IN_FLIGHT`] buffers are out at once, so memory stays bounded and a stalled disk slows
-//! the pipeline (which the queue then absorbs) instead of growing memory. Bytes a failed write
-//! could not write are kept, up to one buffer's worth, and tried again before the next ones,
-//! as a `BufWriter` keeps its buffer: a file that recovers loses none of them.
+//! the pipeline (which the queue then absorbs) instead of growing memory. What a failed write
+//! could not write is kept and tried again before the next buffers, as a `BufWriter` keeps its
+//! buffer: whole buffers (whole messages), about one buffer's worth, so a file that recovers
+//! gets no half message.
 
 use std::io::{self, Write};
 use std::sync::mpsc::{self, Receiver, SyncSender};
