@@ -116,6 +116,22 @@ fn files_are_truncated_unless_append_is_set() {
     assert_eq!(read(&files.server), "");
 }
 
+/// Linux stamps a file's modification time on every `ftruncate`, even one that changes nothing,
+/// so an old stamp left on an empty file shows it was not truncated: ext4 would have flushed the
+/// whole capture to disk in the closing thread, holding the exit (see `target.rs`).
+#[test]
+fn an_empty_file_is_written_without_being_truncated_first() {
+    let files = classic_files();
+    let long_ago = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+    fs::File::create(&files.client).unwrap().set_modified(long_ago).unwrap();
+    fs::write(&files.server, "before\n").unwrap();
+    let h = classic(&files, "");
+    let modified = |path: &Path| fs::metadata(path).unwrap().modified().unwrap();
+    assert_eq!(modified(&files.client), long_ago, "the empty file was truncated");
+    assert_eq!(read(&files.server), "", "a file with content is still truncated");
+    drop(h);
+}
+
 #[test]
 fn jsonl_records_every_event_with_timestamps_and_exact_bytes() {
     let dir = tempfile::tempdir().unwrap();
