@@ -4,8 +4,8 @@
 //! A capture may belong to a proxy that is still writing it, so opening is ordered: open without
 //! truncating, take an exclusive advisory lock (held as long as the file is open), and only then
 //! truncate, if there is anything to cut. A second instance on the same file fails on the lock
-//! and leaves the file as it was. Anything but a regular file or a character device (`/dev/null`) is refused before opening: a
-//! FIFO would block the open until someone reads it.
+//! and leaves the file as it was. Anything but a regular file or a character device
+//! (`/dev/null`) is refused before opening: a FIFO would block the open until someone reads it.
 //!
 //! Captures hold what users typed, so a file is given the configured `mode` (`0600` unless told
 //! otherwise) when it is opened, whether it was just created or is being overwritten: the umask
