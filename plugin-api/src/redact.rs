@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::error::ConfigError;
 use crate::field_path::FieldPath;
-use crate::index::Value;
+use crate::index::{KeyName, Value};
 
 /// What a redacted value becomes.
 pub const MASK: &[u8] = b"\"***\"";
@@ -25,13 +25,18 @@ pub const MASK: &[u8] = b"\"***\"";
 #[serde(try_from = "Vec<String>")]
 pub struct Redact {
     fields: Vec<FieldPath>,
+    /// The fields that are one top-level key (`password`), which a writer recognises by name
+    /// as it goes through the top-level entries, instead of looking each one up first.
+    top_level: Vec<KeyName>,
+    /// The other fields (`auth.token`), looked up.
+    paths: Vec<FieldPath>,
 }
 
 impl Default for Redact {
     /// `["password"]`.
     fn default() -> Self {
         let fields = DEFAULT_FIELDS.iter().filter_map(|name| FieldPath::parse(name, "").ok());
-        Redact { fields: fields.collect() }
+        Redact::of(fields.collect())
     }
 }
 
@@ -47,14 +52,21 @@ impl TryFrom<Vec<String>> for Redact {
             .enumerate()
             .map(|(i, name)| FieldPath::parse(name, &format!("item {}", i + 1)))
             .collect::<Result<_, _>>()?;
-        Ok(Redact { fields })
+        Ok(Redact::of(fields))
     }
 }
 
 impl Redact {
     /// Redacts nothing (`redact = []`).
     pub fn none() -> Self {
-        Redact { fields: Vec::new() }
+        Redact::of(Vec::new())
+    }
+
+    fn of(fields: Vec<FieldPath>) -> Self {
+        let (top_level, paths): (Vec<_>, Vec<_>) =
+            fields.iter().cloned().partition(|f| !f.as_str().contains('.'));
+        let top_level = top_level.iter().map(|f| KeyName::new(f.as_str())).collect();
+        Redact { fields, top_level, paths }
     }
 
     /// True when nothing is redacted.
@@ -64,23 +76,33 @@ impl Redact {
 
     /// Pushes onto `out` the tape positions of the values to mask in `root`.
     pub fn find(&self, root: Value<'_>, out: &mut Vec<usize>) {
-        self.find_hiding(root, |_| false, out);
+        self.find_hiding(root, |_| false, false, out);
     }
 
     /// [`Redact::find`] in `root` as it is once the entries whose key position `hidden` accepts
     /// are removed: a field a writer leaves out no longer hides the one it shadowed (a literal
-    /// `"a.b"` key, left out, makes `a.b` the nested field, as after a strip).
+    /// `"a.b"` key, left out, makes `a.b` the nested field, as after a strip). With
+    /// `paths_only`, the fields that are one top-level key are left to the caller
+    /// ([`Redact::top_level`]).
     pub(crate) fn find_hiding(
         &self,
         root: Value<'_>,
         hidden: impl Fn(usize) -> bool,
+        paths_only: bool,
         out: &mut Vec<usize>,
     ) {
-        for field in &self.fields {
+        let fields = if paths_only { &self.paths } else { &self.fields };
+        for field in fields {
             if let Some((_, value)) = root.resolve(field.as_str(), field.segments(), &hidden) {
                 out.push(value.position());
             }
         }
+    }
+
+    /// The fields that are one top-level key, as names a writer compares entries with: the
+    /// last entry of that key at the top level is the one [`Redact::find`] finds.
+    pub(crate) fn top_level(&self) -> &[KeyName] {
+        &self.top_level
     }
 
     /// Copies `line` into `out` with every value to mask replaced by `"***"`, everything else

@@ -42,4 +42,5 @@ pub use node::{
 };
 pub use parse::{parse_append, parse_into, ParseError, Reason};
 pub use view::{Entries, Index, Items, Value};
+pub(crate) use write::KeyName;
 pub use write::Writer;
