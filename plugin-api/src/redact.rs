@@ -63,9 +63,10 @@ impl Redact {
     }
 
     fn of(fields: Vec<FieldPath>) -> Self {
-        let (top_level, paths): (Vec<_>, Vec<_>) =
-            fields.iter().cloned().partition(|f| !f.as_str().contains('.'));
-        let top_level = top_level.iter().map(|f| KeyName::new(f.as_str())).collect();
+        let is_path = |field: &&FieldPath| field.as_str().contains('.');
+        let paths = fields.iter().filter(is_path).cloned().collect();
+        let top_level =
+            fields.iter().filter(|f| !is_path(f)).map(|f| KeyName::new(f.as_str())).collect();
         Redact { fields, top_level, paths }
     }
 
@@ -76,27 +77,21 @@ impl Redact {
 
     /// Pushes onto `out` the tape positions of the values to mask in `root`.
     pub fn find(&self, root: Value<'_>, out: &mut Vec<usize>) {
-        self.find_hiding(root, |_| false, false, out);
+        find_fields(&self.fields, root, |_| false, out);
     }
 
-    /// [`Redact::find`] in `root` as it is once the entries whose key position `hidden` accepts
-    /// are removed: a field a writer leaves out no longer hides the one it shadowed (a literal
-    /// `"a.b"` key, left out, makes `a.b` the nested field, as after a strip). With
-    /// `paths_only`, the fields that are one top-level key are left to the caller
+    /// [`Redact::find`] for the fields that are paths (`auth.token`), in `root` as it is once
+    /// the entries whose key position `hidden` accepts are removed: a field a writer leaves out
+    /// no longer hides the one it shadowed (a literal `"a.b"` key, left out, makes `a.b` the
+    /// nested field, as after a strip). The writer recognises the others by name
     /// ([`Redact::top_level`]).
-    pub(crate) fn find_hiding(
+    pub(crate) fn find_paths_hiding(
         &self,
         root: Value<'_>,
         hidden: impl Fn(usize) -> bool,
-        paths_only: bool,
         out: &mut Vec<usize>,
     ) {
-        let fields = if paths_only { &self.paths } else { &self.fields };
-        for field in fields {
-            if let Some((_, value)) = root.resolve(field.as_str(), field.segments(), &hidden) {
-                out.push(value.position());
-            }
-        }
+        find_fields(&self.paths, root, hidden, out);
     }
 
     /// The fields that are one top-level key, as names a writer compares entries with: the
@@ -142,6 +137,21 @@ impl Redact {
         }
         out.extend_from_slice(&line[copied..]);
         true
+    }
+}
+
+/// Pushes onto `out` the value positions of the `fields` found in `root`, as [`FieldPath`] finds
+/// them, with the entries `hidden` accepts taken as absent.
+fn find_fields(
+    fields: &[FieldPath],
+    root: Value<'_>,
+    hidden: impl Fn(usize) -> bool,
+    out: &mut Vec<usize>,
+) {
+    for field in fields {
+        if let Some((_, value)) = root.resolve(field.as_str(), field.segments(), &hidden) {
+            out.push(value.position());
+        }
     }
 }
 

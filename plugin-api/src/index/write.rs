@@ -245,7 +245,7 @@ impl Writer {
     ) -> usize {
         let count = if omit.is_empty() { 0 } else { self.find_omitted(value, omit) };
         let omitted = &self.omitted;
-        redact.find_hiding(value, |k| omitted.contains(&k), true, &mut self.masked);
+        redact.find_paths_hiding(value, |k| omitted.contains(&k), &mut self.masked);
         let format = if pretty { Format::Pretty } else { Format::Python };
         // The top-level names are recognised among the root's entries as they are collected:
         // looking each one up first walked the top level once more per name, with a
