@@ -4,8 +4,9 @@
 //! changes copies made for people and files.
 //!
 //! The fields are [`FieldPath`]s (`password`, or a dotted path such as `auth.token`) read through
-//! the host's index of each line, so a message pays one look-up among its top-level keys and
-//! nothing more unless it has the field. Lines that are not decoded (raw reads, oversize lines,
+//! the host's index of each line. The spy's and the classic files' writers recognise a field
+//! that is one top-level key by name as they go through the top-level entries, and look up only
+//! the paths; [`Redact::find`] and [`Redact::line`] look every field up. Lines that are not decoded (raw reads, oversize lines,
 //! anything that is not JSON) are scanned for `"NAME": "…"` with each field's last name instead,
 //! so a secret does not leak because the proxy was told not to decode.
 
