@@ -80,13 +80,6 @@ pub fn id_text(value: index::Value<'_>) -> Option<String> {
     }
 }
 
-/// A `class` value's text: strings only, as [`Message::class`] reads it.
-///
-/// [`Message::class`]: ctiproxy_plugin_api::Message::class
-pub fn class_text(value: index::Value<'_>) -> Option<std::borrow::Cow<'_, str>> {
-    (value.kind() == Kind::String).then(|| value.as_str()).flatten()
-}
-
 /// Latency samples per request class, in microseconds.
 #[derive(Debug, Default, Clone)]
 pub struct Latencies {

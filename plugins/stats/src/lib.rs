@@ -24,7 +24,7 @@ use ctiproxy_plugin_api::{
 
 pub use config::{Config, OutputFormat, Show};
 use figures::Figures;
-use latency::{class_text, id_text, Pending};
+use latency::{id_text, Pending};
 use report::{Report, Scope};
 
 /// The maps every message looks up (its session, its class): a hash map with foldhash's seeded
@@ -77,7 +77,8 @@ impl Stats {
             Some(json) => json.get_many(["class", id_key]),
             None => [None, None],
         };
-        let class = class.and_then(class_text);
+        // A value is never a key: `as_str` reads strings only, as `Message::class` does.
+        let class = class.and_then(|value| value.as_str());
         let session = message.session_id();
         self.session(session).figures.count_message(message, class.as_deref());
         let Some(id) = id.and_then(id_text) else {
