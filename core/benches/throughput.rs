@@ -3,7 +3,8 @@
 //! forwarding-only reference, when installed) and a direct loopback transfer measured in the
 //! same run.
 //!
-//! `cargo bench -p ctiproxy --bench throughput` (release build). Reports, never asserts timings:
+//! `cargo bench -p ctiproxy --bench throughput [-- WORD...]` (release build; with words, only
+//! the pipelines whose name holds one, beside the baselines). Reports, never asserts timings:
 //! shared machines make timed tests flaky. The targets are printed beside the figures.
 //!
 //! Everything is on loopback: a stub CTI server (this process) streams to a client (this
@@ -17,6 +18,9 @@
 //!   of `REPEATS` runs, the one with the lowest p99, for every subject alike. A p99 of 2,000
 //!   round trips is their 20th worst, which one hiccup of a shared machine moves by half (the
 //!   same subject measured 0.62x and 1.64x socat's an hour apart); the rates are best-of too.
+//! - The runs go in rounds, each running every subject once: the speed of a shared machine
+//!   drifts by half within minutes (ctisave 833k and 1,338k msg/s an hour apart, socat with
+//!   it), and three runs in a row would put one subject's best in a slow stretch.
 //! - **peak RSS**: the process's VmHWM, polled while it runs: with the one connection of the
 //!   realistic run, and with 8 concurrent connections (`--loop`) streaming an eighth each.
 
@@ -509,36 +513,72 @@ struct Row {
     target: &'static str,
 }
 
-/// The best rate of `REPEATS` runs and the highest peak RSS.
-fn best_of(run: impl Fn() -> (Option<f64>, Option<u64>)) -> (Option<f64>, Option<u64>) {
-    (0..REPEATS).map(|_| run()).fold((None, None), |(best, peak), (rate, rss)| {
-        let best = match (best, rate) {
-            (Some(a), Some(b)) => Some(f64::max(a, b)),
-            (a, b) => a.or(b),
-        };
-        (best, peak.max(rss))
-    })
+/// One run of each measurement of a subject (or of the direct baseline, for `None`).
+struct Run {
+    realistic: Option<f64>,
+    rss_kib: Option<u64>,
+    synthetic: Option<f64>,
+    latency: Vec<Duration>,
 }
 
-/// Every measurement of `subject` (or of the direct baseline, for `None`).
-fn measure(
+fn run(subject: Option<&Subject>, corpora: &Corpora, plugins: &Path) -> Run {
+    let (realistic, rss_kib) = throughput(subject, &corpora.realistic, plugins);
+    let (synthetic, _) = throughput(subject, &corpora.synthetic, plugins);
+    Run { realistic, rss_kib, synthetic, latency: latencies(subject, plugins) }
+}
+
+/// The higher of two rates; `None` (cut off) only when both are.
+fn best(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(f64::max(a, b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A subject's line from its runs: the best rates, the ping-pong with the lowest p99, the
+/// highest peak RSS.
+fn row(
     name: &'static str,
     subject: Option<&Subject>,
+    runs: Vec<Run>,
     corpora: &Corpora,
     plugins: &Path,
 ) -> Row {
-    eprintln!("measuring {name}");
-    let (realistic, rss_kib) = best_of(|| throughput(subject, &corpora.realistic, plugins));
-    let (synthetic, _) = best_of(|| throughput(subject, &corpora.synthetic, plugins));
-    let latency = (0..REPEATS)
-        .map(|_| latencies(subject, plugins))
-        .min_by_key(|run| quantile(run, 0.99))
+    let realistic = runs.iter().fold(None, |b, run| best(b, run.realistic));
+    let synthetic = runs.iter().fold(None, |b, run| best(b, run.synthetic));
+    let rss_kib = runs.iter().map(|run| run.rss_kib).max().flatten();
+    let latency = runs
+        .into_iter()
+        .map(|run| run.latency)
+        .min_by_key(|latency| quantile(latency, 0.99))
         .expect("REPEATS runs");
     let concurrent_rss_kib = subject
         .filter(|s| !matches!(s.program, Program::Socat))
         .map(|s| concurrent_rss(s, &corpora.eighth, plugins));
     let target = subject.map_or("", |s| s.target);
     Row { name, realistic, synthetic, latency, rss_kib, concurrent_rss_kib, target }
+}
+
+/// Every measurement of every subject, in `REPEATS` rounds that each run every subject once:
+/// a slow minute of a shared machine then costs every subject one run, instead of all the runs
+/// of the one measured then.
+fn measure_all(
+    subjects: &[(&'static str, Option<&Subject>)],
+    corpora: &Corpora,
+    plugins: &Path,
+) -> Vec<Row> {
+    let mut runs: Vec<Vec<Run>> = subjects.iter().map(|_| Vec::new()).collect();
+    for round in 1..=REPEATS {
+        for ((name, subject), runs) in subjects.iter().zip(&mut runs) {
+            eprintln!("round {round} of {REPEATS}: {name}");
+            runs.push(run(*subject, corpora, plugins));
+        }
+    }
+    subjects
+        .iter()
+        .zip(runs)
+        .map(|((name, subject), runs)| row(name, *subject, runs, corpora, plugins))
+        .collect()
 }
 
 const SOCAT: &str = "socat (forwarding only)";
@@ -729,7 +769,7 @@ fn print_legend(corpora: &Corpora, socat: bool) {
         thousands(synthetic.messages),
         synthetic.megabytes()
     );
-    println!("  msg/s: the server's first byte → the process's exit after the client closed (analysis done),\n    best of {REPEATS} runs; direct: → the client's last byte");
+    println!("  msg/s: the server's first byte → the process's exit after the client closed (analysis done),\n    best of {REPEATS} rounds that each run every pipeline once; direct: → the client's last byte");
     println!(
         "  ping-pong: {} round trips of a {}-byte line, client → server → client, after {WARMUP} unmeasured;\n    of {REPEATS} runs, the one with the lowest p99",
         thousands(ROUND_TRIPS),
@@ -755,9 +795,20 @@ fn main() {
         eighth: realistic(REALISTIC_MESSAGES / CONNECTIONS),
     };
     let socat = socat_installed();
-    let subjects = subjects(socat);
-    let mut rows = vec![measure("direct loopback (no proxy)", None, &corpora, plugins.path())];
-    rows.extend(subjects.iter().map(|s| measure(s.name, Some(s), &corpora, plugins.path())));
+    // `-- NAME...`: only the pipelines whose name holds one of these words; the baselines
+    // (direct, socat) are always measured, for the ratios.
+    let wanted: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let subjects: Vec<Subject> = subjects(socat)
+        .into_iter()
+        .filter(|subject| {
+            matches!(subject.program, Program::Socat)
+                || wanted.is_empty()
+                || wanted.iter().any(|word| subject.name.contains(word.as_str()))
+        })
+        .collect();
+    let mut measured = vec![("direct loopback (no proxy)", None)];
+    measured.extend(subjects.iter().map(|s| (s.name, Some(s))));
+    let rows = measure_all(&measured, &corpora, plugins.path());
     print_legend(&corpora, socat);
     print_table(&rows);
 }
