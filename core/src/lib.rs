@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod partials;
 pub mod pipeline;
 pub mod proxy;
+pub mod read_buffers;
 pub mod replay;
 pub mod session;
 pub mod stop_signal;

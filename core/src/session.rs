@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use ctiproxy_plugin_api::{abi, Direction};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -35,6 +35,7 @@ use crate::leg::WriteLeg;
 use crate::metrics::SessionMetrics;
 use crate::partials::PartialBudget;
 use crate::pipeline::PipelineHandle;
+use crate::read_buffers::{POOL, READ_SIZE};
 use crate::tls::handshake;
 use crate::tls::starttls::{LineWatch, Negotiation, Seen};
 use crate::tls::TlsSetup;
@@ -48,9 +49,6 @@ const WRITE_GRACE: Duration = Duration::from_secs(1);
 /// How long a stopped direction keeps reading (and discarding) its peer's input, so the socket
 /// closes with a FIN instead of a reset that would destroy what the peer had not read yet.
 const DRAIN: Duration = Duration::from_millis(250);
-
-/// Size of one read.
-const READ_SIZE: usize = 64 * 1024;
 
 /// What every session of a proxy shares.
 #[derive(Clone)]
@@ -430,7 +428,7 @@ impl Pump {
         let mut traffic = Traffic::default();
         let mut framer = Framer::with_budget(self.ctx.max_line, self.ctx.partials.clone());
         let mut frames = Vec::new();
-        let mut buf = BytesMut::with_capacity(READ_SIZE);
+        let mut buf = POOL.take();
         // A tail left without a newline arrived with the last read, not at the close.
         let mut last_read = now_micros();
         let mut reset = false;
@@ -619,8 +617,9 @@ impl Pump {
         stop_requested(&mut self.abort_rx, &self.ctx.shutdown).await
     }
 
-    async fn read<R: AsyncRead + Unpin>(&mut self, from: &mut R, buf: &mut BytesMut) -> Step {
-        buf.reserve(READ_SIZE);
+    async fn read<R: AsyncRead + Unpin>(&mut self, from: &mut R, buf: &mut Vec<u8>) -> Step {
+        // Each read starts on an empty buffer of READ_SIZE, which `read_buf` fills, never grows.
+        debug_assert!(buf.is_empty() && buf.capacity() >= READ_SIZE);
         let mut switch = self.switch.clone();
         tokio::select! {
             // In this order: once the server confirmed STARTTLS, the client's next bytes are its
@@ -631,9 +630,14 @@ impl Pump {
             read = from.read_buf(buf) => match read {
                 Ok(0) => Step::Eof,
                 // A small read is copied out, so queued lines do not each pin a whole read
-                // buffer; a large one is shared, zero-copy, at most 4x its size.
-                Ok(n) if n < READ_SIZE / 4 => Step::Data(Bytes::copy_from_slice(&buf.split())),
-                Ok(_) => Step::Data(buf.split().freeze()),
+                // buffer, which serves the next read; a large one is shared, zero-copy, at
+                // most 4x its size, and its buffer comes back once the pipeline is done with it.
+                Ok(n) if n < READ_SIZE / 4 => {
+                    let chunk = Bytes::copy_from_slice(buf);
+                    buf.clear();
+                    Step::Data(chunk)
+                }
+                Ok(_) => Step::Data(POOL.share(std::mem::replace(buf, POOL.take()))),
                 Err(e) => Step::Failed(e),
             },
         }
