@@ -98,7 +98,8 @@ mod tests {
         assert_eq!(POOL.holds(at), None);
         drop(line);
         assert_eq!(POOL.holds(at), Some(0), "back, empty, once the last slice went");
-        assert_eq!(POOL.take().as_ptr(), at, "and used for the next read");
+        let next = POOL.take();
+        assert_eq!(next.as_ptr(), at, "and used for the next read");
     }
 
     #[test]
