@@ -6,11 +6,18 @@
 //! give the memory back to the kernel and take it again: ~17,000 page faults (each a zeroed
 //! page) per million realistic messages forwarded, where a recycled buffer takes none. The
 //! spare buffers are few and process-wide, so an idle proxy holds at most [`SPARE`] of them
-//! whatever its number of sessions; the queue's byte budget bounds those in flight.
+//! whatever its number of sessions.
+//!
+//! The queue's byte budget weighs the lines, not the reads they point into; so that it bounds
+//! the reads too, a read whose queued lines hold less than half of it (the rest being pieces of
+//! a long line, which the framer copies, or an oversize line, of which only a preview is queued)
+//! has those lines copied out by [`unpin_sparse`], and its buffer comes back at once.
 
 use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
+
+use crate::framer::Frame;
 
 /// Size of one read, and of each buffer.
 pub const READ_SIZE: usize = 64 * 1024;
@@ -45,7 +52,7 @@ impl Pool {
     }
 
     /// Keeps `buffer` for a later read, unless enough are kept or it grew past a read's size.
-    fn give_back(&self, mut buffer: Vec<u8>) {
+    pub fn give_back(&self, mut buffer: Vec<u8>) {
         if buffer.capacity() != READ_SIZE {
             return;
         }
@@ -60,6 +67,22 @@ impl Pool {
     fn holds(&self, at: *const u8) -> Option<usize> {
         let spares = self.spares.lock().unwrap();
         spares.iter().find(|b| b.as_ptr() == at).map(Vec::len)
+    }
+}
+
+/// Copies out the lines of `frames` that point into `chunk` when they hold less than half of it,
+/// so that a few queued bytes never pin a whole read: the queue's weight of an event is then
+/// at least half of what it keeps alive. Reads filled with lines, the usual case, are left as
+/// they are, shared without a copy.
+pub fn unpin_sparse(frames: &mut [Frame], chunk: &Bytes) {
+    let within = chunk.as_ptr_range();
+    let pins = |frame: &Frame| !frame.line.is_empty() && within.contains(&frame.line.as_ptr());
+    let pinned: usize = frames.iter().filter(|f| pins(f)).map(|f| f.line.len()).sum();
+    if pinned == 0 || pinned * 2 >= chunk.len() {
+        return;
+    }
+    for frame in frames.iter_mut().filter(|f| pins(f)) {
+        frame.line = Bytes::copy_from_slice(&frame.line);
     }
 }
 
@@ -110,6 +133,42 @@ mod tests {
         let at = buffer.as_ptr();
         drop(POOL.share(buffer));
         assert_eq!(POOL.holds(at), None);
+    }
+
+    fn frames_of(chunk: &Bytes) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        let mut framer = crate::framer::Framer::new(64);
+        framer.push(chunk, |frame| frames.push(frame));
+        frames
+    }
+
+    fn shares(frame: &Frame, chunk: &Bytes) -> bool {
+        chunk.as_ptr_range().contains(&frame.line.as_ptr())
+    }
+
+    #[test]
+    fn a_read_mostly_of_queued_lines_stays_shared() {
+        let chunk = Bytes::from("{\"class\":\"a\"}\n".repeat(100));
+        let mut frames = frames_of(&chunk);
+        unpin_sparse(&mut frames, &chunk);
+        assert_eq!(frames.len(), 100);
+        assert!(frames.iter().all(|frame| shares(frame, &chunk)), "no copy");
+    }
+
+    #[test]
+    fn a_read_mostly_of_an_oversize_line_lets_its_buffer_go() {
+        // A tiny line, then a line past the framer's 64-byte limit (previewed) and a piece of the
+        // next one (kept by the framer): two queued frames, few of the read's bytes.
+        let text = format!("{{}}\n{}\n{}", "x".repeat(2000), "y".repeat(500));
+        let chunk = Bytes::from(text);
+        let mut frames = frames_of(&chunk);
+        assert_eq!(frames.len(), 2);
+        assert!(frames.iter().all(|frame| shares(frame, &chunk)));
+        let lines: Vec<Bytes> = frames.iter().map(|f| f.line.clone()).collect();
+        unpin_sparse(&mut frames, &chunk);
+        assert!(!frames.iter().any(|frame| shares(frame, &chunk)), "copied out");
+        let copied: Vec<Bytes> = frames.iter().map(|f| f.line.clone()).collect();
+        assert_eq!(copied, lines, "the same lines");
     }
 
     #[test]

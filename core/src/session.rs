@@ -35,7 +35,7 @@ use crate::leg::WriteLeg;
 use crate::metrics::SessionMetrics;
 use crate::partials::PartialBudget;
 use crate::pipeline::PipelineHandle;
-use crate::read_buffers::{POOL, READ_SIZE};
+use crate::read_buffers::{self, POOL, READ_SIZE};
 use crate::tls::handshake;
 use crate::tls::starttls::{LineWatch, Negotiation, Seen};
 use crate::tls::TlsSetup;
@@ -448,6 +448,7 @@ impl Pump {
                             frames.push(Frame { line: analysed, len, flags: abi::MSG_RAW });
                         } else {
                             framer.push(&analysed, |f| frames.push(f));
+                            read_buffers::unpin_sparse(&mut frames, &analysed);
                         }
                     }
                     let pause = switching && self.switch_intercepted();
@@ -506,6 +507,8 @@ impl Pump {
                 }
             }
         }
+        // Empty: every read was handed on or copied out. A session's end returns it for the next.
+        POOL.give_back(buf);
         frames.extend(framer.finish());
         if let Some(event) = self.queue_now(&mut frames, last_read, &mut traffic) {
             self.wait_for_room(event, &mut traffic).await;
@@ -619,7 +622,7 @@ impl Pump {
 
     async fn read<R: AsyncRead + Unpin>(&mut self, from: &mut R, buf: &mut Vec<u8>) -> Step {
         // Each read starts on an empty buffer of READ_SIZE, which `read_buf` fills, never grows.
-        debug_assert!(buf.is_empty() && buf.capacity() >= READ_SIZE);
+        debug_assert!(buf.is_empty() && buf.capacity() == READ_SIZE);
         let mut switch = self.switch.clone();
         tokio::select! {
             // In this order: once the server confirmed STARTTLS, the client's next bytes are its

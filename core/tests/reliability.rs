@@ -125,6 +125,43 @@ fn with_drop_a_newline_flood_is_forwarded_whole_and_memory_stays_flat() {
     assert!(done.stderr.contains("messages lost to a full queue: "), "{}", done.stderr);
 }
 
+/// Writes `total` bytes to `addr` in 64 KiB chunks, each a tiny line and an oversize one: most
+/// of every read is a line the queue only previews.
+fn sparse_flood(addr: SocketAddr, total: usize) -> Arc<AtomicUsize> {
+    let written = Arc::new(AtomicUsize::new(0));
+    let progress = written.clone();
+    thread::spawn(move || {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        let mut chunk = b"{}\n".to_vec();
+        chunk.resize(64 * 1024 - 1, b'x');
+        chunk.push(b'\n');
+        while progress.load(Ordering::Relaxed) < total {
+            if stream.write_all(&chunk).is_err() {
+                return;
+            }
+            progress.fetch_add(chunk.len(), Ordering::Relaxed);
+        }
+        thread::sleep(Duration::from_secs(600));
+    });
+    written
+}
+
+#[test]
+fn reads_that_queue_few_bytes_do_not_pin_their_whole_buffers() {
+    let (server, _) = sink_server();
+    // Each queued read weighs a few hundred bytes (a tiny line, an oversize line's preview)
+    // while its read buffer is 64 KiB: the 8,192 events the queue admits held ~512 MiB.
+    let proxy = "queue_bytes = 4194304\nmax_line_bytes = 1024\nshutdown_timeout_secs = 1";
+    let (_dir, running) = start(server, proxy, STALL, false);
+    let written = sparse_flood(running.addr(), 1024 * MIB);
+    let sent = settle(&written, 1024 * MIB, Duration::from_millis(700));
+    let peak_mib = running.status_kib("VmHWM") / 1024;
+    assert!(sent < 1024 * MIB, "block mode slows the sender down once the budget is used");
+    assert!(peak_mib < 4 + 120, "peak RSS {peak_mib} MiB for a 4 MiB queue");
+    running.signal("TERM");
+    running.finish();
+}
+
 #[test]
 fn unfinished_lines_of_all_sessions_share_one_budget() {
     let (server, received) = sink_server();
