@@ -4,8 +4,10 @@
 //! Counting events alone let a flood of tiny frames (a peer sending only `\n`) or a stalled
 //! plugin behind big lines pin gigabytes. So every message event also takes its weight — what it
 //! really pins: the lines' bytes plus the bookkeeping of each frame — from a byte budget, and
-//! gives it back when the pipeline is done with it. Session starts and ends take nothing and
-//! never wait: a session is always forwarded, and every plugin sees it open and close.
+//! gives it back when the pipeline is done with it; the read buffers the lines point into weigh
+//! at most twice that ([`crate::read_buffers`] copies out the lines of sparser reads). Session
+//! starts and ends take nothing and never wait: a session is always forwarded, and every plugin
+//! sees it open and close.
 
 use std::sync::Arc;
 
