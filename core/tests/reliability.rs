@@ -53,13 +53,27 @@ fn start(
     (dir, running)
 }
 
-/// Writes `total` bytes of `\n` to `addr` from a thread; returns the count written so far.
-fn flood(addr: SocketAddr, total: usize) -> Arc<AtomicUsize> {
+/// Empty lines, 256 Ki of them.
+fn newlines() -> Vec<u8> {
+    vec![b'\n'; 256 * 1024]
+}
+
+/// 64 KiB of a tiny line and an oversize one (past a 1 KiB `max_line_bytes`): most of every
+/// read is a line the queue only previews.
+fn sparse_lines() -> Vec<u8> {
+    let mut chunk = b"{}\n".to_vec();
+    chunk.resize(64 * 1024 - 1, b'x');
+    chunk.push(b'\n');
+    chunk
+}
+
+/// Writes `chunk` to `addr` from a thread until `total` bytes went; returns the count written
+/// so far.
+fn flood(addr: SocketAddr, total: usize, chunk: Vec<u8>) -> Arc<AtomicUsize> {
     let written = Arc::new(AtomicUsize::new(0));
     let progress = written.clone();
     thread::spawn(move || {
         let mut stream = TcpStream::connect(addr).unwrap();
-        let chunk = vec![b'\n'; 256 * 1024];
         while progress.load(Ordering::Relaxed) < total {
             if stream.write_all(&chunk).is_err() {
                 return;
@@ -92,20 +106,27 @@ fn settle(counter: &AtomicUsize, target: usize, quiet: Duration) -> usize {
 
 const STALL: &str = "[[pipeline]]\nplugin = \"stall\"\nmillis = 200\n";
 
-#[test]
-fn a_newline_flood_behind_a_stalled_plugin_stays_within_the_byte_budget_and_slows_the_sender() {
+/// Floods a proxy in block mode with a 4 MiB queue, behind a stalled plugin; checks that the
+/// sender is slowed and the peak RSS stays within the budget plus a constant. Returns what the
+/// proxy printed at exit.
+fn flood_behind_a_stall(proxy: &str, total: usize, chunk: Vec<u8>) -> String {
     let (server, _) = sink_server();
-    let proxy = "queue_bytes = 4194304\nshutdown_timeout_secs = 1";
-    let (_dir, running) = start(server, proxy, STALL, false);
-    // 8 MiB of empty lines: 8 Mi frames, which the event-counted queue held as ~400 MiB.
-    let written = flood(running.addr(), 8 * MIB);
-    let sent = settle(&written, 8 * MIB, Duration::from_millis(700));
+    let proxy = format!("queue_bytes = 4194304\nshutdown_timeout_secs = 1\n{proxy}");
+    let (_dir, running) = start(server, &proxy, STALL, false);
+    let written = flood(running.addr(), total, chunk);
+    let sent = settle(&written, total, Duration::from_millis(700));
     let peak_mib = running.status_kib("VmHWM") / 1024;
-    assert!(sent < 8 * MIB, "block mode slows the sender down once the budget is used");
+    assert!(sent < total, "block mode slows the sender down once the budget is used");
     assert!(peak_mib < 4 + 120, "peak RSS {peak_mib} MiB for a 4 MiB queue");
     running.signal("TERM");
-    let done = running.finish();
-    assert!(done.stderr.contains("were not analysed"), "{}", done.stderr);
+    running.finish().stderr
+}
+
+#[test]
+fn a_newline_flood_behind_a_stalled_plugin_stays_within_the_byte_budget_and_slows_the_sender() {
+    // 8 MiB of empty lines: 8 Mi frames, which the event-counted queue held as ~400 MiB.
+    let stderr = flood_behind_a_stall("", 8 * MIB, newlines());
+    assert!(stderr.contains("were not analysed"), "{stderr}");
 }
 
 #[test]
@@ -113,7 +134,7 @@ fn with_drop_a_newline_flood_is_forwarded_whole_and_memory_stays_flat() {
     let (server, received) = sink_server();
     let proxy = "queue_bytes = 4194304\noverflow = \"drop\"\nshutdown_timeout_secs = 1";
     let (_dir, running) = start(server, proxy, STALL, false);
-    let written = flood(running.addr(), 8 * MIB);
+    let written = flood(running.addr(), 8 * MIB, newlines());
     settle(&written, 8 * MIB, Duration::from_secs(5));
     let delivered = settle(&received, 8 * MIB, Duration::from_secs(5));
     assert_eq!(delivered, 8 * MIB, "every byte forwarded, never slowed");
@@ -125,41 +146,11 @@ fn with_drop_a_newline_flood_is_forwarded_whole_and_memory_stays_flat() {
     assert!(done.stderr.contains("messages lost to a full queue: "), "{}", done.stderr);
 }
 
-/// Writes `total` bytes to `addr` in 64 KiB chunks, each a tiny line and an oversize one: most
-/// of every read is a line the queue only previews.
-fn sparse_flood(addr: SocketAddr, total: usize) -> Arc<AtomicUsize> {
-    let written = Arc::new(AtomicUsize::new(0));
-    let progress = written.clone();
-    thread::spawn(move || {
-        let mut stream = TcpStream::connect(addr).unwrap();
-        let mut chunk = b"{}\n".to_vec();
-        chunk.resize(64 * 1024 - 1, b'x');
-        chunk.push(b'\n');
-        while progress.load(Ordering::Relaxed) < total {
-            if stream.write_all(&chunk).is_err() {
-                return;
-            }
-            progress.fetch_add(chunk.len(), Ordering::Relaxed);
-        }
-        thread::sleep(Duration::from_secs(600));
-    });
-    written
-}
-
 #[test]
 fn reads_that_queue_few_bytes_do_not_pin_their_whole_buffers() {
-    let (server, _) = sink_server();
     // Each queued read weighs a few hundred bytes (a tiny line, an oversize line's preview)
     // while its read buffer is 64 KiB: the 8,192 events the queue admits held ~512 MiB.
-    let proxy = "queue_bytes = 4194304\nmax_line_bytes = 1024\nshutdown_timeout_secs = 1";
-    let (_dir, running) = start(server, proxy, STALL, false);
-    let written = sparse_flood(running.addr(), 1024 * MIB);
-    let sent = settle(&written, 1024 * MIB, Duration::from_millis(700));
-    let peak_mib = running.status_kib("VmHWM") / 1024;
-    assert!(sent < 1024 * MIB, "block mode slows the sender down once the budget is used");
-    assert!(peak_mib < 4 + 120, "peak RSS {peak_mib} MiB for a 4 MiB queue");
-    running.signal("TERM");
-    running.finish();
+    flood_behind_a_stall("max_line_bytes = 1024", 1024 * MIB, sparse_lines());
 }
 
 #[test]
