@@ -5,7 +5,8 @@
 //! plugin behind big lines pin gigabytes. So every message event also takes its weight — what it
 //! really pins: the lines' bytes plus the bookkeeping of each frame — from a byte budget, and
 //! gives it back when the pipeline is done with it; the read buffers the lines point into weigh
-//! at most twice that ([`crate::read_buffers`] copies out the lines of sparser reads). Session
+//! at most eight times that, about as much for a busy stream's full reads
+//! ([`crate::read_buffers`] copies out the lines of sparser reads). Session
 //! starts and ends take nothing and never wait: a session is always forwarded, and every plugin
 //! sees it open and close.
 

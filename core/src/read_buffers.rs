@@ -71,9 +71,11 @@ impl Pool {
 }
 
 /// Copies out the lines of `frames` that point into `chunk` when they hold less than half of it,
-/// so that a few queued bytes never pin a whole read: the queue's weight of an event is then
-/// at least half of what it keeps alive. Reads filled with lines, the usual case, are left as
-/// they are, shared without a copy.
+/// so that a few queued bytes never pin a whole read. The lines left shared then weigh at least
+/// half of the read, and a shared read fills at least a quarter of its buffer (smaller ones are
+/// copied when read): a buffer outweighs the queued lines that keep it at most eightfold, about
+/// once for the full reads of a busy stream. Reads filled with lines, the usual case, are left
+/// as they are, shared without a copy.
 pub fn unpin_sparse(frames: &mut [Frame], chunk: &Bytes) {
     let within = chunk.as_ptr_range();
     let pins = |frame: &Frame| !frame.line.is_empty() && within.contains(&frame.line.as_ptr());
