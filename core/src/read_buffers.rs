@@ -5,7 +5,7 @@
 //! Allocating a fresh 64 KiB buffer per read, freed on the pipeline thread, made the allocator
 //! give the memory back to the kernel and take it again: ~17,000 page faults (each a zeroed
 //! page) per million realistic messages forwarded, where a recycled buffer takes none. The
-//! spare buffers are few and process-wide, so an idle proxy holds at most [`SPARE`] of them
+//! spare buffers are few and process-wide, so an idle proxy holds at most `SPARE` (16) of them
 //! whatever its number of sessions.
 //!
 //! The queue's byte budget weighs the lines, not the reads they point into; so that it bounds
