@@ -23,6 +23,12 @@
 //!   it), and three runs in a row would put one subject's best in a slow stretch.
 //! - **peak RSS**: the process's VmHWM, polled while it runs: with the one connection of the
 //!   realistic run, and with 8 concurrent connections (`--loop`) streaming an eighth each.
+//! - **against the build before** (`CTIPROXY_BENCH_BEFORE=DIR`, the release directory of
+//!   another checkout, e.g. the commit before issue 9): each classic command of that build is
+//!   measured right after this build's, on the realistic corpus, in the same rounds, and a
+//!   second table sets this build's speedup beside the one issue 9 asks (its target over the
+//!   rate it measured before its work). Issue 9's absolute targets were measured on its
+//!   machine; this ratio holds on any.
 
 #[path = "common/corpus.rs"]
 mod corpus;
@@ -107,7 +113,7 @@ enum Program {
     /// the live counters cost), or not.
     EmptyRun { metrics: bool },
     /// A classic command and its options after `HOST`.
-    Classic(&'static str, &'static [&'static str]),
+    Classic(PathBuf, &'static [&'static str]),
     /// `socat` relaying one connection.
     Socat,
 }
@@ -128,6 +134,17 @@ struct Subject {
     program: Program,
     check: Check,
     target: &'static str,
+    /// The issue's figures for its realistic rate, for the classic commands.
+    issue: Option<IssueRates>,
+}
+
+/// A rate issue 9 measured before its work and the rate it asks for, in msg/s, on the issue's
+/// machine. Their ratio is the speedup it asks for, which holds on any machine: the build
+/// before the issue, measured in the same run (`CTIPROXY_BENCH_BEFORE`), stands for "today".
+#[derive(Clone, Copy)]
+struct IssueRates {
+    today: f64,
+    target: f64,
 }
 
 impl Program {
@@ -561,24 +578,54 @@ fn row(
 
 /// Every measurement of every subject, in `REPEATS` rounds that each run every subject once:
 /// a slow minute of a shared machine then costs every subject one run, instead of all the runs
-/// of the one measured then.
+/// of the one measured then. With `before` (another build's release directory), each classic
+/// command's twin from that build is measured right after it: its best realistic rate.
 fn measure_all(
     subjects: &[(&'static str, Option<&Subject>)],
     corpora: &Corpora,
     plugins: &Path,
-) -> Vec<Row> {
+    before: Option<&Path>,
+) -> (Vec<Row>, Vec<Option<f64>>) {
     let mut runs: Vec<Vec<Run>> = subjects.iter().map(|_| Vec::new()).collect();
+    let mut before_rates: Vec<Option<f64>> = subjects.iter().map(|_| None).collect();
     for round in 1..=REPEATS {
-        for ((name, subject), runs) in subjects.iter().zip(&mut runs) {
+        for (i, (name, subject)) in subjects.iter().enumerate() {
             eprintln!("round {round} of {REPEATS}: {name}");
-            runs.push(run(*subject, corpora, plugins));
+            runs[i].push(run(*subject, corpora, plugins));
+            let twin = before.zip(*subject).and_then(|(dir, s)| Some((dir, twin(s, dir)?)));
+            if let Some((dir, twin)) = twin {
+                eprintln!("round {round} of {REPEATS}: {name}, the build before");
+                let (rate, _) = throughput(Some(&twin), &corpora.realistic, dir);
+                before_rates[i] = best(before_rates[i], rate);
+            }
         }
     }
-    subjects
+    let rows = subjects
         .iter()
         .zip(runs)
         .map(|((name, subject), runs)| row(name, *subject, runs, corpora, plugins))
-        .collect()
+        .collect();
+    (rows, before_rates)
+}
+
+/// A classic command as the build in `dir` runs it: its binary and plugins, its successful exit
+/// the only check (an older build may lay its output out otherwise). `None` for the others.
+fn twin(subject: &Subject, dir: &Path) -> Option<Subject> {
+    let Program::Classic(exe, options) = &subject.program else { return None };
+    let program = Program::Classic(dir.join(exe.file_name()?), options);
+    let issue = Some(subject.issue?);
+    Some(Subject { name: subject.name, program, check: Check::Exit, target: "", issue })
+}
+
+/// `CTIPROXY_BENCH_BEFORE`: the release directory of another build (the classic commands and
+/// their plugin libraries), to measure beside this one.
+fn before_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("CTIPROXY_BENCH_BEFORE")?);
+    for exe in ["ctispy", "ctistat", "ctisave"] {
+        let path = dir.join(exe);
+        assert!(path.is_file(), "CTIPROXY_BENCH_BEFORE: {} is not there", path.display());
+    }
+    Some(dir)
 }
 
 const SOCAT: &str = "socat (forwarding only)";
@@ -589,9 +636,15 @@ fn classic(
     exe: &'static str,
     options: &'static [&'static str],
     check: Check,
-    target: &'static str,
+    (target, issue): (&'static str, IssueRates),
 ) -> Subject {
-    Subject { name, program: Program::Classic(exe, options), check, target }
+    let program = Program::Classic(exe.into(), options);
+    Subject { name, program, check, target, issue: Some(issue) }
+}
+
+/// Issue 9's target for a classic command: the text printed, and its rates before and asked.
+fn goal(target: &'static str, today: f64, asked: f64) -> (&'static str, IssueRates) {
+    (target, IssueRates { today, target: asked })
 }
 
 fn socat_installed() -> bool {
@@ -601,8 +654,13 @@ fn socat_installed() -> bool {
 /// The pipelines measured, with issue 9's targets.
 fn subjects(socat: bool) -> Vec<Subject> {
     let spy = env!("CARGO_BIN_EXE_ctispy");
-    let reference =
-        Subject { name: SOCAT, program: Program::Socat, check: Check::Exit, target: "" };
+    let reference = Subject {
+        name: SOCAT,
+        program: Program::Socat,
+        check: Check::Exit,
+        target: "",
+        issue: None,
+    };
     socat
         .then_some(reference)
         .into_iter()
@@ -612,40 +670,42 @@ fn subjects(socat: bool) -> Vec<Subject> {
                 program: Program::EmptyRun { metrics: false },
                 check: Check::Exit,
                 target: RSS_TARGET,
+                issue: None,
             },
             Subject {
                 name: "ctiproxy run, empty, [metrics]",
                 program: Program::EmptyRun { metrics: true },
                 check: Check::Exit,
                 target: "as without [metrics]",
+                issue: None,
             },
             classic(
                 "ctispy",
                 spy,
                 &[],
                 Check::Exit,
-                "≥ 1,000k msg/s, p99 ≤ 1.5× socat, RSS < 30 MiB at 8",
+                goal("≥ 1,000k msg/s, p99 ≤ 1.5× socat, RSS < 30 MiB at 8", 320e3, 1_000e3),
             ),
             classic(
                 "ctispy -s timenow -i class=getlist",
                 spy,
                 &["--strip", "timenow", "--include", "class=getlist"],
                 Check::Exit,
-                "≥ 1,000k msg/s, RSS < 30 MiB at 8",
+                goal("≥ 1,000k msg/s, RSS < 30 MiB at 8", 120e3, 1_000e3),
             ),
             classic(
                 "ctistat",
                 env!("CARGO_BIN_EXE_ctistat"),
                 &[],
                 Check::StatCount,
-                "≥ 2,000k msg/s, RSS < 30 MiB at 8",
+                goal("≥ 2,000k msg/s, RSS < 30 MiB at 8", 422e3, 2_000e3),
             ),
             classic(
                 "ctisave c.txt s.txt",
                 env!("CARGO_BIN_EXE_ctisave"),
                 &["c.txt", "s.txt"],
                 Check::SavedObjects,
-                "≥ 1,000k msg/s, RSS < 30 MiB at 8",
+                goal("≥ 1,000k msg/s, RSS < 30 MiB at 8", 306e3, 1_000e3),
             ),
         ])
         .collect()
@@ -756,6 +816,48 @@ fn print_table(rows: &[Row]) {
     }
 }
 
+/// The realistic rates of this build over the build before's, against the speedup issue 9 asks
+/// for (its target over its "today", both measured on the issue's machine).
+fn print_against_before(
+    rows: &[Row],
+    subjects: &[(&'static str, Option<&Subject>)],
+    before: &[Option<f64>],
+    dir: &Path,
+) {
+    println!();
+    println!("Against the build before (CTIPROXY_BENCH_BEFORE={}),", dir.display());
+    println!("  realistic msg/s, best of the same {REPEATS} rounds; issue 9 asks: its target over its \"today\"");
+    println!();
+    let widths = [36, 9, 9, 9, 9];
+    let header = ["pipeline", "before", "now", "speedup", "asked", ""];
+    let line = |cells: [String; 6]| {
+        let mut text = format!("{:<w$}", cells[0], w = widths[0]);
+        for (cell, width) in cells[1..5].iter().zip(&widths[1..]) {
+            text += &format!(" {cell:>width$}");
+        }
+        println!("{}", format!("{text}   {}", cells[5]).trim_end());
+    };
+    line(header.map(String::from));
+    for ((row, (_, subject)), before) in rows.iter().zip(subjects).zip(before) {
+        let Some(issue) = subject.and_then(|s| s.issue) else { continue };
+        let asked = issue.target / issue.today;
+        let speedup = row.realistic.zip(*before).map(|(now, before)| now / before);
+        let verdict = match speedup {
+            Some(speedup) if speedup >= asked => "met",
+            Some(_) => "not met",
+            None => "cut off",
+        };
+        line([
+            row.name.to_owned(),
+            before.map_or("cut off".into(), kilo),
+            row.realistic.map_or("cut off".into(), kilo),
+            speedup.map_or("-".into(), |s| format!("{s:.2}×")),
+            format!("{asked:.2}×"),
+            format!("{verdict} ({} → {})", kilo(issue.today), kilo(issue.target)),
+        ]);
+    }
+}
+
 fn print_legend(corpora: &Corpora, socat: bool) {
     let Corpora { realistic, synthetic, eighth } = corpora;
     println!("ctiproxy analysis throughput (issue 9): the release binaries on loopback, stdout to /dev/null");
@@ -808,7 +910,11 @@ fn main() {
         .collect();
     let mut measured = vec![("direct loopback (no proxy)", None)];
     measured.extend(subjects.iter().map(|s| (s.name, Some(s))));
-    let rows = measure_all(&measured, &corpora, plugins.path());
+    let before = before_dir();
+    let (rows, before_rates) = measure_all(&measured, &corpora, plugins.path(), before.as_deref());
     print_legend(&corpora, socat);
     print_table(&rows);
+    if let Some(dir) = before {
+        print_against_before(&rows, &measured, &before_rates, &dir);
+    }
 }
