@@ -618,9 +618,15 @@ fn twin(subject: &Subject, dir: &Path) -> Option<Subject> {
 }
 
 /// `CTIPROXY_BENCH_BEFORE`: the release directory of another build (the classic commands and
-/// their plugin libraries), to measure beside this one.
+/// their plugin libraries), to measure beside this one. Checked before anything is measured.
 fn before_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(std::env::var_os("CTIPROXY_BENCH_BEFORE")?);
+    // cargo runs a bench in its package's directory, not where it was called from.
+    assert!(
+        dir.is_absolute(),
+        "CTIPROXY_BENCH_BEFORE: give an absolute path (cargo bench runs in core/): {}",
+        dir.display()
+    );
     for exe in ["ctispy", "ctistat", "ctisave"] {
         let path = dir.join(exe);
         assert!(path.is_file(), "CTIPROXY_BENCH_BEFORE: {} is not there", path.display());
@@ -890,6 +896,7 @@ fn print_legend(corpora: &Corpora, socat: bool) {
 }
 
 fn main() {
+    let before = before_dir();
     let plugins = plugin_dir();
     let corpora = Corpora {
         realistic: realistic(REALISTIC_MESSAGES),
@@ -910,7 +917,6 @@ fn main() {
         .collect();
     let mut measured = vec![("direct loopback (no proxy)", None)];
     measured.extend(subjects.iter().map(|s| (s.name, Some(s))));
-    let before = before_dir();
     let (rows, before_rates) = measure_all(&measured, &corpora, plugins.path(), before.as_deref());
     print_legend(&corpora, socat);
     print_table(&rows);
